@@ -1,0 +1,62 @@
+# The front door: install, run, run-llm, test, lint, bench, mode. Every target sets up .venv from the project's own files.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+MODE ?=
+FAKE_PORT ?= 9000
+FAKE_LATENCY ?= 0.3
+ADMIN_URL ?= http://$(HOST):$(PORT)
+export HOST PORT WORKERS ADMIN_URL
+
+.PHONY: install run run-llm fakellm test lint bench mode replay clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# The game on the embedded defaults: SQLite file under data/, rules parser, no API key needed.
+run: install
+	$(BIN)/python -m xianxia serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+# The game wired to the local fake DeepSeek upstream (LLM mode async; admin token "dev-admin" unless set).
+run-llm: install
+	@$(BIN)/python -m xianxia.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
+	DEEPSEEK_API_KEY=$${DEEPSEEK_API_KEY:-fake-key} DEEPSEEK_BASE_URL=http://127.0.0.1:$(FAKE_PORT) \
+	XIANXIA_LLM_MODE=$${XIANXIA_LLM_MODE:-async} XIANXIA_ADMIN_TOKEN=$${XIANXIA_ADMIN_TOKEN:-dev-admin} \
+	$(BIN)/python -m xianxia serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+# Only the fake upstream, e.g. for benchmarks or a game started by hand.
+fakellm: install
+	$(BIN)/python -m xianxia.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY)
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check xianxia tests
+	$(BIN)/ruff format --check xianxia tests
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m tests.bench
+
+# Show (no MODE) or switch the live LLM mode on a running server: make mode MODE=async|sync|off
+mode: install
+	$(BIN)/python -m xianxia mode $(MODE) --url $(ADMIN_URL)
+
+replay: install
+	$(BIN)/python -m xianxia replay $(PLAYER)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,293 @@
+"""The rules parser reads Chinese and English from the world's own words, and never fails on odd text."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.parsing.corpus import load_corpus, score
+from xianxia.engine.intents import ALLOWED_INTENTS, ParsedIntent
+from xianxia.parsing.base import ParseContext
+from xianxia.parsing.normalize import MAX_UTTERANCE_CHARS
+from xianxia.parsing.rules import RulesParser
+from xianxia.world import DEFAULT_WORLD_DIR, World, load_world
+
+WORLD = load_world()
+PARSER = RulesParser(WORLD)
+MIN_ACCURACY = 0.95
+
+Slots = dict[str, str | int]
+
+
+def parse(text: str, scene: str | None = None) -> tuple[str, Slots]:
+    intent = PARSER.interpret(text, ParseContext(scene=scene))
+    return intent.intent, dict(intent.slots)
+
+
+@pytest.mark.parametrize(
+    ("text", "scene", "intent", "slots"),
+    [
+        ("去坊市", "zhucheng", "move", {"target": "fangshi"}),
+        ("回主城", "fangshi", "move", {"target": "zhucheng"}),
+        ("前往青云宗", "zhucheng", "move", {"target": "zongmen"}),
+        ("打坐", None, "cultivate", {}),
+        ("打坐修炼", None, "cultivate", {}),
+        ("突破", None, "breakthrough", {}),
+        ("攻击野狼", "houshan", "attack", {"target": "yelang"}),
+        ("和掌门说话", "zongmen", "talk", {"target": "zhangmen"}),
+        ("买三颗回气丹", "fangshi", "buy", {"item": "huiqi_dan", "quantity": 3}),
+        ("买筑基丹", "fangshi", "buy", {"item": "zhuji_dan", "quantity": 1}),
+        ("卖掉两张狼皮", "fangshi", "sell", {"item": "langpi", "quantity": 2}),
+        ("服用聚气丹", None, "use_item", {"item": "juqi_dan"}),
+        ("看看背包", None, "inventory", {}),
+        ("看看", None, "look", {}),
+        ("休息", None, "rest", {}),
+        ("探索", None, "explore", {}),
+        ("状态", None, "status", {}),
+        ("帮助", None, "help", {}),
+        ("go to market", "zhucheng", "move", {"target": "fangshi"}),
+        ("cultivate", None, "cultivate", {}),
+        ("attack wolf", "houshan", "attack", {"target": "yelang"}),
+        ("talk to the sect master", "zongmen", "talk", {"target": "zhangmen"}),
+        ("buy 3 healing pills", "fangshi", "buy", {"item": "huichun_dan", "quantity": 3}),
+        ("use qi pill", None, "use_item", {"item": "huiqi_dan"}),
+        ("look around", None, "look", {}),
+        ("inventory", None, "inventory", {}),
+    ],
+)
+def test_the_promised_examples_parse(text: str, scene: str | None, intent: str, slots: Slots) -> None:
+    assert parse(text, scene) == (intent, slots)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        ("坊市", "move", {"target": "fangshi"}),
+        ("野狼", "attack", {"target": "yelang"}),
+        ("掌门", "talk", {"target": "zhangmen"}),
+        ("回春丹", "use_item", {"item": "huichun_dan"}),
+        ("三颗回春丹", "buy", {"item": "huichun_dan", "quantity": 3}),
+    ],
+)
+def test_a_bare_entity_implies_its_natural_intent(text: str, intent: str, slots: Slots) -> None:
+    assert parse(text) == (intent, slots)
+
+
+def test_a_bare_item_is_bought_where_a_shop_sells_it() -> None:
+    assert parse("回春丹", "fangshi") == ("buy", {"item": "huichun_dan", "quantity": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "slots"),
+    [
+        ("买筑基丹", "buy", {"item": "zhuji_dan", "quantity": 1}),
+        ("攻击狼王", "attack", {"target": "langwang"}),
+        ("卖狼皮", "sell", {"item": "langpi", "quantity": 1}),
+        ("服用回春丹", "use_item", {"item": "huichun_dan"}),
+        ("kill the wolf king", "attack", {"target": "langwang"}),
+    ],
+)
+def test_the_longest_match_wins_over_the_words_it_contains(text: str, intent: str, slots: Slots) -> None:
+    assert parse(text, "heifenglin") == (intent, slots)
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("买十二颗回气丹", 12),
+        ("买二十五颗回气丹", 25),
+        ("买２０颗回气丹", 20),
+        ("buy two qi pills", 2),
+        ("买99999颗回气丹", 999),
+    ],
+)
+def test_quantities_read_chinese_numerals_digits_and_english_words(text: str, quantity: int) -> None:
+    assert parse(text, "fangshi") == ("buy", {"item": "huiqi_dan", "quantity": quantity})
+
+
+def test_input_is_folded_for_width_case_and_punctuation() -> None:
+    assert parse("ＧＯ ＴＯ   the MARKET!!!") == ("move", {"target": "fangshi"})
+    assert parse("去 坊 市。") == ("move", {"target": "fangshi"})
+    assert parse("？") == ("help", {})
+
+
+def test_a_short_english_word_does_not_claim_a_longer_sentence() -> None:
+    assert parse("i") == ("inventory", {})
+    assert parse("tell me a joke")[0] == "unknown"
+    assert parse("go to the good inn") == ("move", {"target": "kezhan"})
+
+
+def test_the_context_scene_picks_the_entity_a_word_means() -> None:
+    assert parse("攻击蛇", "heifenglin") == ("attack", {"target": "dushe"})
+    assert parse("攻击蛇", "jindi") == ("attack", {"target": "yaoshe"})
+
+
+def test_a_partial_scene_name_after_a_move_verb_finds_the_only_exit_it_fits() -> None:
+    assert parse("回城", "houshan") == ("move", {"target": "zhucheng"})
+    assert parse("去那边", "zhucheng") == ("move", {})
+
+
+def test_unknown_text_answers_a_hint_from_the_closest_vocabulary() -> None:
+    intent = PARSER.interpret("今天天气怎么样", ParseContext())
+    assert intent.intent == "unknown" and intent.slots == {}
+    assert intent.reason.startswith("听不懂“今天天气怎么样”。也许你想说：")
+    assert "打座" not in PARSER.hint("打座") and "打坐" in PARSER.hint("打座")
+    assert PARSER.hint("go to markt").count(" / ") == 2
+    assert "go to market" in PARSER.hint("go to markt")
+
+
+def test_the_rules_parser_never_judges_laws() -> None:
+    intent = PARSER.interpret("攻击守卫", ParseContext(scene="zhucheng"))
+    assert (intent.intent, intent.allowed, intent.law) == ("attack", True, None)
+    assert intent.slots == {"target": "shouwei"}
+
+
+async def test_parse_wraps_interpret_as_the_rules_parser() -> None:
+    result = await PARSER.parse("去坊市", ParseContext(scene="zhucheng"))
+    assert result.parser == "rules" and not result.degraded
+    assert result.intent == PARSER.interpret("去坊市", ParseContext(scene="zhucheng"))
+
+
+def test_corpus_accuracy_is_at_least_95_percent() -> None:
+    corpus = load_corpus()
+    accuracy, misses = score(PARSER.interpret, corpus)
+    print(f"rules parser corpus accuracy: {accuracy:.3f} on {len(corpus)} utterances")
+    for miss in misses:
+        print(f"  miss: {miss}")
+    assert accuracy >= MIN_ACCURACY, "\n".join(str(m) for m in misses)
+
+
+def test_corpus_is_large_mixed_and_labelled_with_real_world_ids() -> None:
+    corpus = load_corpus()
+    assert len(corpus) >= 150
+    chinese = sum(1 for u in corpus if not u.text.isascii()) / len(corpus)
+    assert 0.5 <= chinese <= 0.7
+    assert {u.intent for u in corpus} == ALLOWED_INTENTS
+    for utterance in corpus:
+        assert utterance.scene is None or utterance.scene in WORLD.scenes
+        assert_slots_exist(WORLD, ParsedIntent(intent=utterance.intent, slots=utterance.slots))
+        if utterance.intent in ("buy", "sell"):
+            assert isinstance(utterance.slots.get("quantity"), int), utterance.text
+
+
+def assert_slots_exist(world: World, intent: ParsedIntent) -> None:
+    assert intent.intent in ALLOWED_INTENTS
+    entity_slots: dict[str, tuple[str, Collection[str]]] = {
+        "move": ("target", world.scenes.keys()),
+        "attack": ("target", world.monsters.keys() | world.npcs.keys()),
+        "talk": ("target", world.npcs.keys()),
+        "use_item": ("item", world.items.keys()),
+        "buy": ("item", world.items.keys()),
+        "sell": ("item", world.items.keys()),
+    }
+    names: set[str] = {"quantity"} if intent.intent in ("buy", "sell") else set()
+    if intent.intent in entity_slots:
+        name, ids = entity_slots[intent.intent]
+        names.add(name)
+        assert intent.slots.get(name, next(iter(ids))) in ids, intent
+    assert set(intent.slots) <= names, intent
+    quantity = intent.slots.get("quantity")
+    assert quantity is None or (isinstance(quantity, int) and 1 <= quantity <= 999)
+
+
+SCENES = st.sampled_from([None, *WORLD.scenes])
+WORDS = st.sampled_from(
+    [w for v in WORLD.intents.values() for w in (*v.zh, *v.en)]
+    + [s.name for s in WORLD.scenes.values()]
+    + [a for m in WORLD.monsters.values() for a in m.aliases]
+    + [i.name for i in WORLD.items.values()]
+    + ["三颗", "两张", "12", "two", " ", "！", "\x00", "🐺", "\u200b", "ﾃｽﾄ", "A"]
+)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(text=st.text(max_size=80), scene=SCENES)
+def test_any_text_yields_a_valid_intent(text: str, scene: str | None) -> None:
+    intent = PARSER.interpret(text, ParseContext(scene=scene))
+    assert intent.allowed and intent.law is None
+    assert_slots_exist(WORLD, intent)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(words=st.lists(WORDS, max_size=8), scene=SCENES)
+def test_any_mix_of_world_words_yields_a_valid_intent(words: list[str], scene: str | None) -> None:
+    intent = PARSER.interpret("".join(words), ParseContext(scene=scene))
+    assert intent.allowed and intent.law is None
+    assert_slots_exist(WORLD, intent)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "去坊市" * 4000,
+        "a" * 10_000,
+        "🐺" * 3000 + "攻击野狼",
+        "\x00\x1b[31m\u202e去坊市\r\n\t",
+        "买" + "9" * 5000 + "颗回气丹",
+        "ᚠᛇᚻ ١٢٣ Ωμέγα ﷺ 去坊市",
+    ],
+)
+def test_long_and_odd_text_never_raises(text: str) -> None:
+    intent = PARSER.interpret(text, ParseContext(scene="zhucheng"))
+    assert_slots_exist(WORLD, intent)
+
+
+def test_text_past_the_limit_is_ignored() -> None:
+    padding = "啊" * MAX_UTTERANCE_CHARS
+    assert parse(padding + "去坊市")[0] == "unknown"
+    assert parse("去坊市" + padding) == ("move", {"target": "fangshi"})
+
+
+def edit_json(directory: Path, name: str, change: Callable[[Any], None]) -> None:
+    path = directory / name
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+@pytest.fixture
+def custom_world(tmp_path: Path) -> Path:
+    target = tmp_path / "world"
+    shutil.copytree(DEFAULT_WORLD_DIR, target)
+    return target
+
+
+def test_a_custom_world_renames_an_npc_and_the_parser_follows(custom_world: Path) -> None:
+    def rename(npcs: list[dict[str, Any]]) -> None:
+        master = next(npc for npc in npcs if npc["id"] == "zhangmen")
+        master["name"], master["aliases"] = "玄天宗主", ["老祖", "patriarch"]
+
+    edit_json(custom_world, "npcs.json", rename)
+    parser = RulesParser(load_world(custom_world))
+    context = ParseContext(scene="zongmen")
+    assert parser.interpret("和玄天宗主说话", context).slots == {"target": "zhangmen"}
+    assert parser.interpret("拜见老祖", context).slots == {"target": "zhangmen"}
+    assert parser.interpret("talk to the patriarch", context).slots == {"target": "zhangmen"}
+    assert parser.interpret("和掌门说话", context).slots == {}
+
+
+def test_a_custom_world_adds_intent_phrases_and_number_words(custom_world: Path) -> None:
+    edit_json(custom_world, "intents.json", lambda intents: intents["explore"]["zh"].append("游历"))
+    edit_json(custom_world, "world.json", lambda world: world["number_words"].update({"仨": 3}))
+    parser = RulesParser(load_world(custom_world))
+    assert parser.interpret("游历", ParseContext()).intent == "explore"
+    assert parser.interpret("买仨回春丹", ParseContext()).slots == {"item": "huichun_dan", "quantity": 3}
+
+
+def test_a_shared_alias_goes_to_the_entity_in_the_context_scene(custom_world: Path) -> None:
+    def share(monsters: list[dict[str, Any]]) -> None:
+        for monster in monsters:
+            if monster["id"] in ("lingtu", "dushe"):
+                monster["aliases"].append("小妖")
+
+    edit_json(custom_world, "monsters.json", share)
+    parser = RulesParser(load_world(custom_world))
+    assert parser.interpret("攻击小妖", ParseContext(scene="houshan")).slots == {"target": "lingtu"}
+    assert parser.interpret("攻击小妖", ParseContext(scene="heifenglin")).slots == {"target": "dushe"}

@@ -1,0 +1,65 @@
+"""Admin routes: off without a token, constant-time bearer auth, mode switch visible in headers and /readyz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol
+
+from xianxia.config import Settings
+from xianxia.web.app import create_app
+
+
+@pytest.fixture
+async def admin_client(tmp_path: Path) -> AsyncIterator[TestClientProtocol]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'game.db'}",
+        log_json=True,
+        log_level="WARNING",
+        admin_token="s3cret",
+        deepseek_api_key="sk-test",
+        deepseek_base_url="https://deepseek.test",
+    )
+    app: Quart = create_app(settings)
+    async with app.test_app() as running:
+        yield running.test_client()
+
+
+async def test_admin_routes_are_404_without_a_configured_token(client: TestClientProtocol) -> None:
+    response = await client.get("/api/admin/mode", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 404
+    assert (await response.get_json())["error"]["code"] == "not_found"
+
+
+async def test_missing_token_is_401(admin_client: TestClientProtocol) -> None:
+    response = await admin_client.get("/api/admin/mode")
+    assert response.status_code == 401
+
+
+async def test_wrong_token_is_403_and_changes_nothing(admin_client: TestClientProtocol) -> None:
+    response = await admin_client.put(
+        "/api/admin/mode", json={"mode": "off"}, headers={"Authorization": "Bearer s3cre"}
+    )
+    assert response.status_code == 403
+    mode = await admin_client.get("/api/admin/mode", headers={"Authorization": "Bearer s3cret"})
+    assert (await mode.get_json())["mode"] == "async"
+
+
+async def test_right_token_switches_the_mode(admin_client: TestClientProtocol) -> None:
+    auth = {"Authorization": "Bearer s3cret"}
+    response = await admin_client.put("/api/admin/mode", json={"mode": "sync", "reason": "drill"}, headers=auth)
+    body = await response.get_json()
+    assert response.status_code == 200, body
+    assert body["mode"] == "sync" and body["previous"] == "async" and body["reason"] == "drill"
+    assert response.headers["X-LLM-Mode"] == "sync"
+    health = await admin_client.get("/readyz")
+    assert (await health.get_json())["checks"]["llm"]["mode"] == "sync"
+
+
+@pytest.mark.parametrize("body", [{"mode": "turbo"}, {}, {"mode": "off", "extra": True}])
+async def test_bad_mode_bodies_are_422(admin_client: TestClientProtocol, body: object) -> None:
+    response = await admin_client.put("/api/admin/mode", json=body, headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 422

@@ -1,0 +1,1 @@
+"""Run-time control shared by every worker through the store: the LLM mode switch."""

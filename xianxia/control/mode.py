@@ -1,0 +1,140 @@
+"""The LLM mode switch, kept in the store so every worker and instance follows it within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import structlog
+
+from xianxia.config import LLM_MODES, LLMMode
+from xianxia.store.base import Store, StoreError
+
+log = structlog.get_logger(__name__)
+
+SETTING_KEY = "llm_mode"
+
+
+@dataclass(frozen=True, slots=True)
+class ModeState:
+    """The requested mode, why and by whom it was set, and when."""
+
+    mode: LLMMode
+    reason: str = ""
+    changed_by: str = "startup"
+    updated_at: float = 0.0
+
+    def encode(self) -> str:
+        return json.dumps({"mode": self.mode, "reason": self.reason, "changed_by": self.changed_by}, ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, raw: str, updated_at: float) -> ModeState | None:
+        try:
+            data: Any = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("mode") not in LLM_MODES:
+            return None
+        return cls(
+            mode=cast(LLMMode, data["mode"]),
+            reason=str(data.get("reason", "")),
+            changed_by=str(data.get("changed_by", "")),
+            updated_at=updated_at,
+        )
+
+
+class ModeSwitch:
+    """Holds this worker's view of the mode and polls the store for changes made elsewhere."""
+
+    def __init__(
+        self,
+        store: Store,
+        default: LLMMode,
+        *,
+        llm_available: bool,
+        refresh_seconds: float = 0.5,
+        on_change: Callable[[LLMMode], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._llm_available = llm_available
+        self._refresh_seconds = refresh_seconds
+        self._on_change = on_change
+        self._state = ModeState(mode=default)
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> ModeState:
+        return self._state
+
+    @property
+    def requested(self) -> LLMMode:
+        """The mode operators asked for."""
+        return self._state.mode
+
+    @property
+    def current(self) -> LLMMode:
+        """The mode in force here: `off` whenever the LLM cannot be used at all (no API key)."""
+        return self._state.mode if self._llm_available else "off"
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        return None if self._llm_available else "DEEPSEEK_API_KEY is not set"
+
+    async def start(self) -> None:
+        """Adopt the stored mode, if any, and follow it from now on."""
+        await self.refresh()
+        self._announce()
+        self._poller = asyncio.create_task(self._poll(), name="mode-switch-poller")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+
+    async def set(self, mode: LLMMode, *, changed_by: str, reason: str = "") -> tuple[ModeState, ModeState]:
+        """Store a new mode for every worker; answers (old, new)."""
+        old = self._state
+        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=time.time())
+        record = await self._store.set_setting(SETTING_KEY, new.encode())
+        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=record.updated_at)
+        self._adopt(new)
+        log.warning("llm_mode_changed", old=old.mode, new=mode, changed_by=changed_by, reason=reason)
+        return old, new
+
+    async def refresh(self) -> None:
+        """Read the stored mode once; a change made on another worker is adopted here."""
+        record = await self._store.get_setting(SETTING_KEY)
+        if record is None:
+            return
+        stored = ModeState.decode(record.value, record.updated_at)
+        if stored is None:
+            log.error("llm_mode_unreadable", value=record.value[:200])
+            return
+        if stored.mode != self._state.mode:
+            log.info("llm_mode_followed", old=self._state.mode, new=stored.mode, changed_by=stored.changed_by)
+        self._adopt(stored)
+
+    def _adopt(self, state: ModeState) -> None:
+        changed = state.mode != self._state.mode
+        self._state = state
+        if changed:
+            self._announce()
+
+    def _announce(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.current)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_seconds)
+            try:
+                await self.refresh()
+            except StoreError as exc:
+                log.warning("llm_mode_refresh_failed", error=str(exc))

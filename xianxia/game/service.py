@@ -1,0 +1,205 @@
+"""The game service: parse, apply, persist — one player's actions one at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from xianxia.engine import ParsedIntent, PlayerState, action_rng, apply_action, new_player
+from xianxia.engine.outcome import Outcome
+from xianxia.game.errors import ActionContention, PlayerNotFound
+from xianxia.game.locks import KeyedLocks
+from xianxia.game.views import action_view, player_view
+from xianxia.parsing.base import IntentParser, ParseContext, ParseResult
+from xianxia.store.base import (
+    ActionRecord,
+    DuplicateIdempotencyKey,
+    LogEntry,
+    PlayerRecord,
+    Store,
+    VersionConflict,
+)
+from xianxia.world import World
+
+log = structlog.get_logger(__name__)
+
+#: How often an action is recomputed when another worker changed the player meanwhile.
+MAX_CONFLICT_RETRIES = 8
+
+#: Rewrites the narration of a carried-out `talk` (LLM dialogue); None keeps the canned line.
+DialogueHook = Callable[[PlayerState, Outcome, str | None], Awaitable[str | None]]
+
+#: Told of every committed action (metrics).
+ActionObserver = Callable[[Outcome, ParseResult], None]
+
+
+def laws_in_force(world: World, scene_id: str | None) -> tuple[str, ...]:
+    """Short summaries of the laws binding a player in this scene (world-wide ones included)."""
+    return tuple(
+        f"{law.id}: {law.reason}"
+        for law in world.laws
+        if not getattr(law, "scenes", ()) or scene_id in getattr(law, "scenes", ())
+    )
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a player token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionAnswer:
+    """An action's answer and whether it was replayed from an idempotency key."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class GameService:
+    """Creates players, authenticates them and runs their actions durably."""
+
+    def __init__(
+        self,
+        world: World,
+        store: Store,
+        parser: IntentParser,
+        *,
+        dialogue: DialogueHook | None = None,
+        observe: ActionObserver | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.world = world
+        self.store = store
+        self.parser = parser
+        self.dialogue = dialogue
+        self._observe = observe
+        self._clock = clock
+        self._locks = KeyedLocks()
+
+    async def create_player(self, name: str) -> tuple[PlayerState, str]:
+        """A new player with a fresh seed, and its bearer token (shown once)."""
+        token = secrets.token_urlsafe(32)
+        state = new_player(self.world, secrets.token_hex(8), name, secrets.randbits(48))
+        await self.store.create_player(state, hash_token(token))
+        log.info("player_created", player_id=state.id, root=state.root)
+        return state, token
+
+    async def get_player(self, player_id: str) -> PlayerRecord:
+        record = await self.store.get_player(player_id)
+        if record is None:
+            raise PlayerNotFound(player_id)
+        return record
+
+    @staticmethod
+    def token_matches(record: PlayerRecord, token: str) -> bool:
+        """Constant-time comparison of a presented token with the stored hash."""
+        return hmac.compare_digest(hash_token(token), record.token_hash)
+
+    def context_for(self, state: PlayerState) -> ParseContext:
+        """What the parsers may know of where the player stands."""
+        return ParseContext(
+            scene=state.location, realm=state.realm, laws=laws_in_force(self.world, state.location), player_id=state.id
+        )
+
+    async def act(
+        self,
+        player_id: str,
+        *,
+        text: str | None = None,
+        intent: ParsedIntent | None = None,
+        idempotency_key: str | None = None,
+    ) -> ActionAnswer:
+        """Parse and apply one action, persisting it before answering."""
+        if idempotency_key is not None:
+            stored = await self.store.get_idempotent(player_id, idempotency_key)
+            if stored is not None:
+                return ActionAnswer(stored, replayed=True)
+        async with self._locks.hold(player_id):
+            parsed: ParseResult | None = None
+            parsed_for: ParseContext | None = None
+            for _attempt in range(MAX_CONFLICT_RETRIES):
+                record = await self.get_player(player_id)
+                if idempotency_key is not None:
+                    stored = await self.store.get_idempotent(player_id, idempotency_key)
+                    if stored is not None:
+                        return ActionAnswer(stored, replayed=True)
+                context = self.context_for(record.state)
+                if parsed is None or context != parsed_for:
+                    # Parse once; only a move made meanwhile by another worker changes what the words mean.
+                    parsed, parsed_for = await self._parse(context, text, intent), context
+                outcome = apply_action(self.world, record.state, parsed.intent, action_rng(record.state))
+                if self.dialogue is not None and outcome.allowed and outcome.intent.intent == "talk":
+                    line = await self.dialogue(record.state, outcome, text)
+                    if line:
+                        outcome = outcome.model_copy(update={"narration": line})
+                body = action_view(self.world, parsed, outcome)
+                try:
+                    await self.store.commit_action(self._record(record, text, parsed, outcome, body, idempotency_key))
+                except VersionConflict:
+                    log.info("action_conflict", player_id=player_id, actions=record.actions)
+                    continue
+                except DuplicateIdempotencyKey:
+                    stored = await self.store.get_idempotent(player_id, idempotency_key or "")
+                    if stored is None:  # pragma: no cover - the key was just reported as taken
+                        raise
+                    return ActionAnswer(stored, replayed=True)
+                log.info(
+                    "action",
+                    player_id=player_id,
+                    intent=outcome.intent.intent,
+                    allowed=outcome.allowed,
+                    law=outcome.intent.law,
+                    parser=parsed.parser,
+                    version=outcome.state.version,
+                )
+                if self._observe is not None:
+                    self._observe(outcome, parsed)
+                return ActionAnswer(body)
+        raise ActionContention(player_id)
+
+    async def _parse(self, context: ParseContext, text: str | None, intent: ParsedIntent | None) -> ParseResult:
+        if intent is not None:
+            return ParseResult(intent=intent, parser="rules")
+        return await self.parser.parse(text or "", context)
+
+    def _record(
+        self,
+        record: PlayerRecord,
+        text: str | None,
+        parsed: ParseResult,
+        outcome: Outcome,
+        body: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> ActionRecord:
+        return ActionRecord(
+            player_id=record.state.id,
+            expected_version=record.state.version,
+            expected_actions=record.actions,
+            state=outcome.state,
+            text=text,
+            intent=outcome.intent.model_dump(),
+            parser=parsed.parser,
+            outcome={
+                "allowed": outcome.allowed,
+                "narration": outcome.narration,
+                "events": body["events"],
+                "version": outcome.state.version,
+            },
+            response=body,
+            idempotency_key=idempotency_key,
+            created_at=self._clock(),
+        )
+
+    async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]:
+        await self.get_player(player_id)
+        return await self.store.action_log(player_id, after_seq=after_seq, limit=limit)
+
+    def view(self, state: PlayerState) -> dict[str, Any]:
+        return player_view(self.world, state)

@@ -1,0 +1,53 @@
+"""The public JSON shape of a player and of an action's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xianxia.engine import Outcome, PlayerState, stage_name
+from xianxia.parsing.base import ParseResult
+from xianxia.world import World
+
+
+def player_view(world: World, state: PlayerState) -> dict[str, Any]:
+    """The `Player` object of the HTTP contract."""
+    realm = world.realm(state.realm)
+    scene = world.scenes.get(state.location)
+    root = world.roots.get(state.root)
+    return {
+        "id": state.id,
+        "name": state.name,
+        "realm": state.realm,
+        "realm_name": realm.name,
+        "stage": state.stage,
+        "stage_name": stage_name(world, state),
+        "qi": state.qi,
+        "qi_max": realm.qi_per_stage,
+        "hp": state.hp,
+        "max_hp": state.max_hp,
+        "attack": state.attack,
+        "defense": state.defense,
+        "spirit_stones": state.spirit_stones,
+        "location": state.location,
+        "location_name": scene.name if scene else state.location,
+        "inventory": dict(state.inventory),
+        "root": state.root,
+        "root_name": root.name if root else state.root,
+        "karma": state.karma,
+        "version": state.version,
+    }
+
+
+def action_view(world: World, parsed: ParseResult, outcome: Outcome) -> dict[str, Any]:
+    """The answer of `POST /api/players/{id}/act`."""
+    answer: dict[str, Any] = {
+        "intent": outcome.intent.model_dump(),
+        "parser": parsed.parser,
+        "narration": outcome.narration,
+        "events": [event.model_dump() for event in outcome.events],
+        "player": player_view(world, outcome.state),
+        "suggestions": [suggestion.model_dump() for suggestion in outcome.suggestions],
+    }
+    if parsed.degraded:
+        answer["degraded"] = True
+    return answer

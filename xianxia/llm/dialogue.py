@@ -1,0 +1,119 @@
+"""NPC dialogue through the LLM: a carried-out `talk` answered in the NPC's voice, with a short bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+
+from xianxia.config import LLMMode
+from xianxia.engine import Outcome, PlayerState
+from xianxia.llm.client import player_hash
+from xianxia.llm.errors import LLMError
+from xianxia.llm.prompts import build_chat_messages
+from xianxia.llm.validation import clean_text
+from xianxia.world import World
+
+log = structlog.get_logger(__name__)
+
+#: What the player "says" when the command carried no words of its own.
+GREETING = "（上前行礼）"
+MAX_REPLY_CHARS = 300
+MAX_SAID_CHARS = 200
+REPLY_TOKENS = 200
+
+
+class ChatClient(Protocol):
+    """The part of `DeepSeekClient` dialogue uses."""
+
+    async def complete_async(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_mode: bool = False,
+        user: str | None = None,
+        max_tokens: int | None = None,
+    ) -> str: ...
+
+
+class NPCDialogue:
+    """The game's dialogue hook: the NPC's LLM reply, or None to keep the canned line."""
+
+    def __init__(
+        self,
+        client: ChatClient,
+        world: World,
+        *,
+        mode: Callable[[], LLMMode],
+        budget: float,
+        turns: int = 4,
+        conversations: int = 10_000,
+    ) -> None:
+        self._client = client
+        self._world = world
+        self._mode = mode
+        self._budget = budget
+        self._turns = max(1, turns)
+        self._conversations = max(1, conversations)
+        # (player id, npc id) -> the last exchanges, least recently used first.
+        self._memory: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
+
+    async def __call__(self, state: PlayerState, outcome: Outcome, text: str | None) -> str | None:
+        # Both modes use the async client: the sync path exists for parsing and /chat/sync compatibility,
+        # and `off` is the rollback switch that brings back the canned lines.
+        if self._mode() == "off" or outcome.intent.intent != "talk" or not outcome.allowed:
+            return None
+        npc = self._world.npcs.get(outcome.intent.slot("target") or "")
+        if npc is None:
+            return None
+        said = clean_text(text, MAX_SAID_CHARS) or GREETING
+        key = (state.id, npc.id)
+        messages = build_chat_messages(
+            said, persona=self._persona(npc.persona, outcome.state), history=self.history(key)
+        )
+        try:
+            async with asyncio.timeout(self._budget):
+                raw = await self._client.complete_async(messages, user=player_hash(state.id), max_tokens=REPLY_TOKENS)
+        except TimeoutError:
+            log.info("npc_dialogue_timeout", npc=npc.id, budget=self._budget)
+            return None
+        except LLMError as exc:
+            log.info("npc_dialogue_error", npc=npc.id, error_type=type(exc).__name__)
+            return None
+        except Exception:
+            # Dialogue is flavour: a bug in its path keeps the canned line instead of failing the action.
+            log.exception("npc_dialogue_crashed", npc=npc.id)
+            return None
+        reply = clean_text(raw, MAX_REPLY_CHARS)
+        if not reply:
+            return None
+        self._remember(key, said, reply)
+        return reply
+
+    def history(self, key: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+        """The remembered (player said, NPC answered) exchanges of one conversation, oldest first."""
+        turns = self._memory.get(key)
+        return tuple(turns) if turns is not None else ()
+
+    def __len__(self) -> int:
+        """How many conversations are remembered."""
+        return len(self._memory)
+
+    def _remember(self, key: tuple[str, str], said: str, reply: str) -> None:
+        turns = self._memory.get(key)
+        if turns is None:
+            turns = self._memory[key] = deque(maxlen=self._turns)
+        self._memory.move_to_end(key)
+        turns.append((said, reply))
+        while len(self._memory) > self._conversations:
+            self._memory.popitem(last=False)
+
+    def _persona(self, persona: str, state: PlayerState) -> str:
+        scene = self._world.scenes.get(state.location)
+        realm = self._world.realm(state.realm) if state.realm in self._world.realm_index else None
+        where = f"你在{scene.name}。" if scene is not None else ""
+        who = f"对方是{realm.name}{state.stage}层的修士。" if realm is not None else "对方是一位修士。"
+        return f"{persona}{where}{who}以角色口吻用中文回答，简短（不超过80字），不提及自己是AI，不跳出游戏。"

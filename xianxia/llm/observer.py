@@ -1,0 +1,43 @@
+"""What the LLM client reports as it works: the metrics layer implements it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class LLMObserver(Protocol):
+    """Receives the client's measurements; `kind` is "chat" or "parse"."""
+
+    def request(self, kind: str, outcome: str, seconds: float) -> None: ...
+
+    def retry(self, kind: str, reason: str) -> None: ...
+
+    def error(self, kind: str, error_type: str) -> None: ...
+
+    def circuit(self, state: str) -> None: ...
+
+    def inflight(self, delta: int) -> None: ...
+
+    def decision(self, decision: str) -> None: ...
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    def request(self, kind: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def retry(self, kind: str, reason: str) -> None:
+        pass
+
+    def error(self, kind: str, error_type: str) -> None:
+        pass
+
+    def circuit(self, state: str) -> None:
+        pass
+
+    def inflight(self, delta: int) -> None:
+        pass
+
+    def decision(self, decision: str) -> None:
+        pass

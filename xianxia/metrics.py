@@ -1,0 +1,130 @@
+"""Prometheus metrics, one set per app, correct across hypercorn workers (multiprocess mode).
+
+Multiprocess mode is on when `PROMETHEUS_MULTIPROC_DIR` is set in the environment
+before prometheus_client is imported (`python -m xianxia serve` does that); each
+worker then writes its samples to files there and any worker's `/metrics` sums
+them all. Without it (tests, a single process) the app's own registry is served.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+CIRCUIT_STATES = ("closed", "half_open", "open")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The shared metrics directory when running under several workers."""
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class Metrics:
+    """Every metric the service exports; also the LLM client's observer."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "xianxia_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "xianxia_http_request_seconds",
+            "HTTP latency by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.actions = Counter(
+            "xianxia_actions_total", "Player actions by intent and verdict", ["intent", "allowed", "parser"], registry=r
+        )
+        self.llm_requests = Counter(
+            "xianxia_llm_requests_total", "LLM calls by kind and outcome", ["kind", "outcome"], registry=r
+        )
+        self.llm_errors = Counter("xianxia_llm_errors_total", "LLM errors by type", ["kind", "type"], registry=r)
+        self.llm_retries = Counter("xianxia_llm_retries_total", "LLM retries by reason", ["kind", "reason"], registry=r)
+        self.llm_latency = Histogram(
+            "xianxia_llm_request_seconds", "LLM call duration", ["kind"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.llm_inflight = Gauge(
+            "xianxia_llm_inflight", "LLM calls in flight", registry=r, multiprocess_mode="livesum"
+        )
+        self.llm_circuit = Gauge(
+            "xianxia_llm_circuit_open",
+            "1 for the circuit state each worker is in (closed, half_open, open)",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.parser_decisions = Counter(
+            "xianxia_parser_decisions_total", "Which parser decided an utterance, and why", ["decision"], registry=r
+        )
+        self.llm_mode = Gauge(
+            "xianxia_llm_mode",
+            "1 for the LLM mode each worker is in",
+            ["mode"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.llm_fatal = Counter(
+            "xianxia_llm_fatal_total", "Upstream answers that switched the LLM off (401/402)", ["status"], registry=r
+        )
+        self.circuit("closed")
+
+    # LLMObserver
+    def request(self, kind: str, outcome: str, seconds: float) -> None:
+        self.llm_requests.labels(kind, outcome).inc()
+        self.llm_latency.labels(kind).observe(seconds)
+
+    def retry(self, kind: str, reason: str) -> None:
+        self.llm_retries.labels(kind, reason).inc()
+
+    def error(self, kind: str, error_type: str) -> None:
+        self.llm_errors.labels(kind, error_type).inc()
+
+    def circuit(self, state: str) -> None:
+        for known in CIRCUIT_STATES:
+            self.llm_circuit.labels(known).set(1 if known == state else 0)
+
+    def inflight(self, delta: int) -> None:
+        self.llm_inflight.inc(delta)
+
+    def decision(self, decision: str) -> None:
+        self.parser_decisions.labels(decision).inc()
+
+    def mode(self, mode: str) -> None:
+        for known in ("async", "sync", "off"):
+            self.llm_mode.labels(known).set(1 if known == mode else 0)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition, summed over every worker in multiprocess mode."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Drop a finished worker's live gauges from the shared directory."""
+    if multiprocess_dir() is not None:
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -1,0 +1,1 @@
+"""Intent parsers: free text to `{intent, slots, allowed, reason}`."""

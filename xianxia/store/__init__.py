@@ -1,0 +1,1 @@
+"""Persistence behind one interface; the backend is chosen by the database URL."""

@@ -1,0 +1,163 @@
+"""The store interface: players, their action log, idempotency keys, settings and tasks.
+
+Every backend (SQLite now, PostgreSQL for several machines) implements `Store`.
+An action is committed as one unit — new state, log entry, idempotency answer —
+guarded by the player's `(version, actions)` pair, so concurrent writers on one
+player (coroutines, workers or machines) can never lose an update: the loser
+gets `VersionConflict` and recomputes from the fresh state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from xianxia.engine.state import PlayerState
+
+TaskStatus = Literal["pending", "running", "done", "failed"]
+
+
+class StoreError(Exception):
+    """Base class of store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or answered with an error."""
+
+
+class PlayerExists(StoreError):
+    """A player with this id already exists."""
+
+
+class VersionConflict(StoreError):
+    """The player changed since it was read; reload and retry."""
+
+
+class DuplicateIdempotencyKey(StoreError):
+    """An action with this idempotency key was already committed for the player."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerRecord:
+    """A stored player: its state, its token's hash and how many actions it has logged."""
+
+    state: PlayerState
+    token_hash: str
+    actions: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One action to commit. `state.version` may equal `expected_version` (a refused action)."""
+
+    player_id: str
+    expected_version: int
+    expected_actions: int
+    state: PlayerState
+    text: str | None
+    intent: dict[str, Any]
+    parser: str
+    outcome: dict[str, Any]
+    response: dict[str, Any]
+    idempotency_key: str | None = None
+    created_at: float = 0.0
+
+    @property
+    def seq(self) -> int:
+        """Position of this action in the player's log, counting from 1."""
+        return self.expected_actions + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry of a player's action log."""
+
+    seq: int
+    version: int
+    text: str | None
+    intent: dict[str, Any]
+    parser: str
+    outcome: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A queued LLM batch, visible to every worker."""
+
+    id: str
+    kind: str
+    status: TaskStatus
+    payload: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    owner: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRecord:
+    key: str
+    value: str
+    updated_at: float = field(default=0.0)
+
+
+class Store(Protocol):
+    """Persistence for the game and the LLM service. All methods are coroutines."""
+
+    async def open(self) -> None:
+        """Connect and apply migrations; safe when several processes start at once."""
+
+    async def close(self) -> None:
+        """Flush pending writes and release connections."""
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the database answers."""
+
+    async def create_player(self, state: PlayerState, token_hash: str) -> None: ...
+
+    async def get_player(self, player_id: str) -> PlayerRecord | None: ...
+
+    async def commit_action(self, action: ActionRecord) -> None:
+        """Persist state, log entry and idempotency answer atomically before returning.
+
+        Raises `VersionConflict` when the player moved on, `DuplicateIdempotencyKey`
+        when the key was used already; in both cases nothing is written.
+        """
+
+    async def get_idempotent(self, player_id: str, key: str) -> dict[str, Any] | None: ...
+
+    async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]: ...
+
+    async def count_players(self) -> int: ...
+
+    async def get_setting(self, key: str) -> SettingRecord | None: ...
+
+    async def set_setting(self, key: str, value: str) -> SettingRecord: ...
+
+    async def create_task(self, task: TaskRecord) -> None: ...
+
+    async def get_task(self, task_id: str) -> TaskRecord | None: ...
+
+    async def update_task(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        *,
+        owner: str | None,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    async def claim_tasks(self, owner: str, *, stale_before: float, limit: int = 100) -> list[TaskRecord]:
+        """Take over tasks that are pending or were left running by an owner that went silent.
+
+        A task is claimable when its status is pending or running and its
+        `updated_at` is older than `stale_before`; claiming sets owner and
+        `updated_at` atomically, so two processes never claim the same task.
+        """
+
+    async def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
+        """Refresh `updated_at` of running tasks this owner still works on (a heartbeat)."""

@@ -1,0 +1,1 @@
+"""Background LLM batch tasks, stored so that any worker can answer for them and pick them up."""

@@ -1,0 +1,117 @@
+"""Runs queued batch tasks; heartbeats its own and adopts those a dead worker left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from xianxia.store.base import Store, StoreError, TaskRecord
+
+log = structlog.get_logger(__name__)
+
+#: Runs a task's payload and returns its JSON result.
+TaskHandler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class TaskRunner:
+    """Executes tasks of known kinds in this process, with heartbeats so others can tell it is alive."""
+
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, TaskHandler],
+        *,
+        heartbeat_seconds: float = 5.0,
+        stale_after: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._store = store
+        self._handlers = handlers
+        self._heartbeat_seconds = heartbeat_seconds
+        self._stale_after = stale_after
+        self._clock = clock
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Adopt orphaned tasks now, then heartbeat and look for more periodically."""
+        await self.adopt_orphans()
+        self._loop_task = asyncio.create_task(self._maintain(), name="task-runner")
+
+    async def stop(self) -> None:
+        """Stop maintenance and cancel unfinished work; another worker adopts it once it goes stale."""
+        tasks = [t for t in (self._loop_task, *self._running.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._running.clear()
+        self._loop_task = None
+
+    async def submit(self, kind: str, payload: dict[str, Any]) -> TaskRecord:
+        """Store a new task and start it here."""
+        if kind not in self._handlers:
+            raise ValueError(f"unknown task kind {kind!r}")
+        now = self._clock()
+        record = TaskRecord(
+            id=secrets.token_hex(12),
+            kind=kind,
+            status="pending",
+            payload=payload,
+            owner=self.owner,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._store.create_task(record)
+        self._start(record)
+        return record
+
+    async def adopt_orphans(self) -> list[str]:
+        """Claim tasks left pending or running by an owner that stopped heartbeating, and run them."""
+        claimed = await self._store.claim_tasks(self.owner, stale_before=self._clock() - self._stale_after)
+        for record in claimed:
+            log.warning("task_adopted", task_id=record.id, previous_status=record.status)
+            self._start(record)
+        return [record.id for record in claimed]
+
+    async def wait_idle(self) -> None:
+        """Wait until every task started here has finished (for tests and draining)."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    def _start(self, record: TaskRecord) -> None:
+        task = asyncio.create_task(self._run(record), name=f"task-{record.id}")
+        self._running[record.id] = task
+        task.add_done_callback(lambda _: self._running.pop(record.id, None))
+
+    async def _run(self, record: TaskRecord) -> None:
+        await self._store.update_task(record.id, "running", owner=self.owner)
+        try:
+            result = await self._handlers[record.kind](record.payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("task_failed", task_id=record.id)
+            await self._store.update_task(record.id, "failed", owner=self.owner, error=f"{type(exc).__name__}: {exc}")
+            return
+        await self._store.update_task(record.id, "done", owner=self.owner, result=result)
+        log.info("task_done", task_id=record.id, kind=record.kind)
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            try:
+                if self._running:
+                    await self._store.touch_tasks(self.owner, list(self._running))
+                await self.adopt_orphans()
+            except StoreError as exc:
+                log.warning("task_maintenance_failed", error=str(exc))

@@ -1,0 +1,40 @@
+"""Bearer tokens: a player's own token for player routes, the admin token for admin routes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from quart import request
+
+from xianxia.store.base import PlayerRecord
+from xianxia.web.errors import Forbidden, Unauthorized
+from xianxia.web.services import services
+
+
+def bearer_token() -> str:
+    """The request's bearer token, or 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized(
+            "missing bearer token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
+
+
+async def authorized_player(player_id: str) -> PlayerRecord:
+    """The player addressed by the route, if the bearer token is theirs (401 / 404 / 403 otherwise)."""
+    token = bearer_token()
+    game = services().game
+    record = await game.get_player(player_id)
+    if not game.token_matches(record, token):
+        raise Forbidden("this token does not belong to this player")
+    return record
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    """Constant-time comparison of fixed-length digests, so length leaks nothing either."""
+    return hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest())

@@ -1,0 +1,62 @@
+"""Admin routes (bearer XIANXIA_ADMIN_TOKEN): the live LLM mode switch. Off (404) when no token is set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from quart import Blueprint
+from quart_schema import document_response, validate_request
+
+from xianxia.control.mode import ModeState
+from xianxia.web.auth import bearer_token, same_secret
+from xianxia.web.errors import Forbidden, NotFound
+from xianxia.web.schemas import ErrorBody, ModeIn, ModeOut
+from xianxia.web.services import services
+
+log = structlog.get_logger(__name__)
+
+blueprint = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+
+@blueprint.before_request
+async def _require_admin() -> None:
+    expected = services().settings.admin_token
+    if expected is None:
+        raise NotFound("admin routes are off: XIANXIA_ADMIN_TOKEN is not set")
+    if not same_secret(bearer_token(), expected):
+        log.warning("admin_auth_failed")
+        raise Forbidden("wrong admin token")
+
+
+def _mode_body(state: ModeState, previous: ModeState | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "mode": state.mode,
+        "effective": services().modes.current,
+        "changed_by": state.changed_by,
+        "reason": state.reason,
+        "updated_at": state.updated_at,
+    }
+    if previous is not None:
+        body["previous"] = previous.mode
+    return body
+
+
+@blueprint.get("/mode")
+@document_response(ModeOut)
+@document_response(ErrorBody, 401)
+async def get_mode() -> dict[str, Any]:
+    """The LLM mode requested for every worker, and the one in force on this worker."""
+    modes = services().modes
+    await modes.refresh()
+    return _mode_body(modes.state)
+
+
+@blueprint.put("/mode")
+@validate_request(ModeIn)
+@document_response(ModeOut)
+@document_response(ErrorBody, 401)
+async def put_mode(data: ModeIn) -> dict[str, Any]:
+    """Switch the LLM mode on every worker and instance (in force within 2 s, no restart)."""
+    old, new = await services().modes.set(data.mode, changed_by="admin", reason=data.reason)
+    return _mode_body(new, old)

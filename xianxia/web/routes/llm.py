@@ -1,0 +1,112 @@
+"""LLM service routes: chat (async and thread-pool paths), parse, batch and queued batch tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint
+from quart_schema import document_response, validate_request
+
+from xianxia.engine import judge
+from xianxia.game.errors import InvalidRequest
+from xianxia.parsing.base import ParseContext
+from xianxia.web.errors import NotFound
+from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ErrorBody, ParseIn, ParseOut, TaskAccepted, TaskOut
+from xianxia.web.services import services
+
+blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
+
+
+def _check_prompt(prompt: str, field: str = "prompt") -> None:
+    limit = services().settings.llm_chat_max_chars
+    if len(prompt) > limit:
+        raise InvalidRequest(field, f"too long: {len(prompt)} characters, the limit is {limit}")
+    if not prompt.strip():
+        raise InvalidRequest(field, "must not be blank")
+
+
+@blueprint.post("/chat")
+@validate_request(ChatIn)
+@document_response(ChatOut)
+@document_response(ErrorBody, 503)
+async def chat(data: ChatIn) -> dict[str, str]:
+    """One prompt through the async client (or the thread pool when the mode is `sync`)."""
+    _check_prompt(data.prompt)
+    return await services().gateway.chat(data.prompt)
+
+
+@blueprint.post("/chat/sync")
+@validate_request(ChatIn)
+@document_response(ChatOut)
+@document_response(ErrorBody, 503)
+async def chat_sync(data: ChatIn) -> dict[str, str]:
+    """One prompt through the old synchronous client, run in the thread pool."""
+    _check_prompt(data.prompt)
+    return await services().gateway.chat(data.prompt, path="thread")
+
+
+@blueprint.post("/parse")
+@validate_request(ParseIn)
+@document_response(ParseOut)
+async def parse(data: ParseIn) -> dict[str, Any]:
+    """Free text to `{intent, slots, allowed, reason}`; the engine, not the LLM, judges the laws."""
+    found = services()
+    limit = found.settings.max_text_chars
+    if len(data.utterance) > limit:
+        raise InvalidRequest("utterance", f"too long: {len(data.utterance)} characters, the limit is {limit}")
+    world = found.world
+    if data.context.scene is not None and data.context.scene not in world.scenes:
+        raise InvalidRequest("context.scene", f"unknown scene {data.context.scene!r}")
+    for field, realm in (("context.realm", data.context.realm), ("context.target_realm", data.context.target_realm)):
+        if realm is not None and realm not in world.realm_index:
+            raise InvalidRequest(field, f"unknown realm {realm!r}")
+    context = ParseContext(
+        scene=data.context.scene,
+        realm=data.context.realm,
+        target_realm=data.context.target_realm,
+        laws=tuple(law[:200] for law in data.context.laws),
+    )
+    result = await found.parser.parse(data.utterance, context)
+    intent = result.intent
+    if context.scene is not None and context.realm is not None:
+        intent = judge(world, context.scene, context.realm, intent)
+    body = intent.model_dump()
+    body["parser"] = result.parser
+    if result.degraded:
+        body["degraded"] = True
+    return body
+
+
+@blueprint.post("/batch")
+@validate_request(BatchIn)
+@document_response(BatchOut)
+@document_response(TaskAccepted, 202)
+@document_response(ErrorBody, 422)
+async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
+    """Many prompts, concurrently within the bound, answers in order; `mode: task` queues them."""
+    found = services()
+    limit = found.settings.llm_batch_max
+    if len(data.prompts) > limit:
+        raise InvalidRequest("prompts", f"at most {limit} prompts per batch, got {len(data.prompts)}")
+    for index, prompt in enumerate(data.prompts):
+        _check_prompt(prompt, f"prompts.{index}")
+    if data.mode == "task":
+        found.gateway.check_available()
+        record = await found.tasks.submit("llm_batch", {"prompts": data.prompts})
+        return {"task_id": record.id, "status": record.status}, 202
+    return {"results": await found.gateway.batch(data.prompts)}, 200
+
+
+@blueprint.get("/tasks/<task_id>")
+@document_response(TaskOut)
+async def task(task_id: str) -> dict[str, Any]:
+    """A queued batch's status and, once done, its results; any worker can answer."""
+    record = await services().store.get_task(task_id[:64])
+    if record is None:
+        raise NotFound(f"no task with id {task_id!r}")
+    body: dict[str, Any] = {"task_id": record.id, "status": record.status}
+    if record.status == "done":
+        body["result"] = record.result
+    if record.status == "failed":
+        body["error"] = record.error
+    return body

@@ -1,0 +1,49 @@
+"""Operator routes: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from quart import Blueprint, Response
+
+from xianxia.store.base import StoreError
+from xianxia.web.services import services
+
+blueprint = Blueprint("ops", __name__)
+
+
+@blueprint.get("/healthz")
+async def healthz() -> dict[str, Any]:
+    """The process is alive (and which worker process answered)."""
+    return {"status": "ok", "pid": os.getpid()}
+
+
+@blueprint.get("/readyz")
+async def readyz() -> tuple[dict[str, Any], int]:
+    """Ready when the store answers; reports the LLM mode and circuit state too."""
+    found = services()
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        await found.store.ping()
+        checks["store"] = "ok"
+    except StoreError as exc:
+        checks["store"] = f"unavailable: {exc}"
+        ready = False
+    state = found.modes.state
+    checks["llm"] = {
+        "mode": found.modes.current,
+        "requested": state.mode,
+        "changed_by": state.changed_by,
+        "reason": state.reason or found.modes.unavailable_reason or "",
+        "circuit": found.client.circuit_state if found.client is not None else "n/a",
+    }
+    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@blueprint.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus text exposition (every worker's samples in multiprocess mode)."""
+    found = services().metrics
+    return Response(found.render(), content_type=found.content_type)

@@ -1,0 +1,208 @@
+"""Request and response bodies of the HTTP API (validated at the edge, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from xianxia.config import LLMMode
+from xianxia.engine import ALLOWED_INTENTS
+
+#: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
+TEXT_CEILING = 10_000
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreatePlayer(Body):
+    """`POST /api/players`."""
+
+    name: str = Field(min_length=1, max_length=32, examples=["韩立"])
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("name must not be blank")
+        if any(unicodedata.category(char).startswith("C") for char in value):
+            raise ValueError("name must not contain control characters")
+        return value
+
+
+class Act(Body):
+    """`POST /api/players/{id}/act`: free text, or an intent with slots."""
+
+    text: str | None = Field(None, min_length=1, max_length=TEXT_CEILING, examples=["去坊市"])
+    intent: str | None = Field(None, examples=["move"])
+    slots: dict[str, str | int] = Field(default_factory=dict, max_length=4, examples=[{"target": "fangshi"}])
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Act:
+        if (self.text is None) == (self.intent is None):
+            raise ValueError("give exactly one of 'text' or 'intent'")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text must not be blank")
+        if self.intent is not None and self.intent not in ALLOWED_INTENTS:
+            raise ValueError(f"unknown intent {self.intent!r}; known: {', '.join(sorted(ALLOWED_INTENTS))}")
+        return self
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class PlayerOut(BaseModel):
+    id: str
+    name: str
+    realm: str
+    realm_name: str
+    stage: int
+    stage_name: str
+    qi: int
+    qi_max: int
+    hp: int
+    max_hp: int
+    attack: int
+    defense: int
+    spirit_stones: int
+    location: str
+    location_name: str
+    inventory: dict[str, int]
+    root: str
+    root_name: str
+    karma: int
+    version: int
+
+
+class PlayerEnvelope(BaseModel):
+    player: PlayerOut
+
+
+class CreatedPlayer(BaseModel):
+    player: PlayerOut
+    token: str
+
+
+class IntentOut(BaseModel):
+    intent: str
+    slots: dict[str, str | int]
+    allowed: bool
+    reason: str
+    law: str | None = None
+
+
+class SuggestionOut(BaseModel):
+    text: str
+    intent: str
+    slots: dict[str, str | int]
+
+
+class ActionOut(BaseModel):
+    intent: IntentOut
+    parser: str
+    narration: str
+    events: list[dict[str, Any]]
+    player: PlayerOut
+    suggestions: list[SuggestionOut]
+    degraded: bool = False
+
+
+class LogEntryOut(BaseModel):
+    seq: int
+    version: int
+    text: str | None
+    intent: IntentOut
+    parser: str
+    outcome: dict[str, Any]
+    created_at: float
+
+
+class LogOut(BaseModel):
+    player_id: str
+    entries: list[LogEntryOut]
+    next_after: int | None
+
+
+class ChatIn(Body):
+    """`POST /api/llm/chat` and `/api/llm/chat/sync`."""
+
+    prompt: str = Field(min_length=1, max_length=TEXT_CEILING, examples=["讲一个筑基修士的故事"])
+
+
+class ChatOut(BaseModel):
+    text: str
+
+
+class ParseContextIn(Body):
+    """What the caller knows of the game; every field optional."""
+
+    scene: str | None = Field(None, max_length=64, examples=["zhucheng"])
+    realm: str | None = Field(None, max_length=64, examples=["lianqi"])
+    target_realm: str | None = Field(None, max_length=64)
+    laws: list[str] = Field(default_factory=list, max_length=32)
+
+
+class ParseIn(Body):
+    """`POST /api/llm/parse`."""
+
+    utterance: str = Field(min_length=1, max_length=TEXT_CEILING, examples=["去坊市"])
+    context: ParseContextIn = Field(default_factory=ParseContextIn)
+
+
+class ParseOut(BaseModel):
+    intent: str
+    slots: dict[str, str | int]
+    allowed: bool
+    reason: str
+    law: str | None = None
+    parser: str
+    degraded: bool = False
+
+
+class BatchIn(Body):
+    """`POST /api/llm/batch`: at most `LLM_BATCH_MAX` prompts; `mode: task` queues it."""
+
+    prompts: list[str] = Field(min_length=1, examples=[["你好", "何为筑基"]])
+    mode: Literal["inline", "task"] = "inline"
+
+
+class BatchOut(BaseModel):
+    results: list[dict[str, Any]]
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    status: str
+
+
+class TaskOut(BaseModel):
+    task_id: str
+    status: str
+    result: Any = None
+    error: str | None = None
+
+
+class ModeIn(Body):
+    """`PUT /api/admin/mode`."""
+
+    mode: LLMMode
+    reason: str = Field("", max_length=200)
+
+
+class ModeOut(BaseModel):
+    mode: LLMMode
+    effective: LLMMode
+    previous: LLMMode | None = None
+    changed_by: str = ""
+    reason: str = ""
+    updated_at: float = 0.0
