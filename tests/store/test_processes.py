@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import multiprocessing
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 from tests.store.conftest import make_state, next_action
 from xianxia.store.base import PlayerExists, VersionConflict
 from xianxia.store.factory import create_store
+from xianxia.store.sqlite_writer import SQLiteWriter
 
-PROCESSES = 6
+PROCESSES = 3
 ACTIONS = 20
 
 
@@ -63,3 +65,29 @@ async def test_worker_processes_sharing_a_new_sqlite_file_lose_nothing(tmp_path:
         [("shared", ACTIONS * PROCESSES, ACTIONS * PROCESSES)]
         + [(f"own{i}", ACTIONS, ACTIONS) for i in range(PROCESSES)]
     )
+
+
+def test_connections_switching_a_new_file_to_wal_at_once_all_succeed(tmp_path: Path) -> None:
+    """SQLite answers one of two simultaneous WAL switches 'database is locked' at once; the writer retries."""
+    failures: list[BaseException] = []
+
+    def open_writer(path: Path, start: threading.Barrier) -> None:
+        writer = SQLiteWriter(str(path), synchronous="full", busy_timeout_ms=5000)
+        start.wait()
+        try:
+            writer.connect()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            writer.close()
+
+    for attempt in range(30):
+        path = tmp_path / f"new-{attempt}.db"
+        start = threading.Barrier(8)
+        threads = [threading.Thread(target=open_writer, args=(path, start)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert failures == []

@@ -68,9 +68,7 @@ class SQLiteWriter:
             conn.row_factory = sqlite3.Row
             # busy_timeout first: the WAL switch and migrations may wait on another process's lock.
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreUnavailable(f"could not switch {self.path} to WAL (journal_mode is {mode})")
+            self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             self._conn = conn
@@ -79,6 +77,26 @@ class SQLiteWriter:
             self._conn = None
             conn.close()
             raise
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a (new) file to WAL, retrying when another process is switching it at the same moment.
+
+        Two connections converting a rollback-journal file at once deadlock on its locks, and
+        SQLite answers one of them SQLITE_BUSY at once, without calling the busy handler.
+        """
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)  # the writer thread, not the event loop
+            pause = min(pause * 2, 0.05)
+        if str(mode).lower() != "wal":
+            raise StoreUnavailable(f"could not switch {self.path} to WAL (journal_mode is {mode})")
 
     def close(self) -> None:
         if self._conn is not None:
