@@ -51,11 +51,10 @@ def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 def client(base_url: str, connections: int) -> httpx.AsyncClient:
+    """The load generator's client: aiohttp under httpx (httpx's own pool stalls on large bursts)."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(
-        base_url=base_url,
-        transport=AiohttpTransport(),
-        timeout=httpx.Timeout(120.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        base_url=base_url, transport=AiohttpTransport(limits=limits), timeout=httpx.Timeout(120.0), limits=limits
     )
 
 
