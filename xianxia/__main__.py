@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -54,12 +53,11 @@ async def _replay(player_id: str, settings: Settings) -> int:
 
 def _prepare_metrics_dir() -> str:
     """A fresh shared directory for the workers' metrics, set before any worker starts."""
-    directory = os.environ.get(MULTIPROC_ENV)
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-    else:
-        directory = tempfile.mkdtemp(prefix="xianxia-metrics-")
+    directory = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="xianxia-metrics-")
     Path(directory).mkdir(parents=True, exist_ok=True)
+    # Only the sample files of an earlier run go; whatever else lives there is not ours to delete.
+    for stale in Path(directory).glob("*.db"):
+        stale.unlink(missing_ok=True)
     os.environ[MULTIPROC_ENV] = directory
     return directory
 

@@ -26,7 +26,6 @@ class Settings(BaseModel):
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_text_chars: int = Field(500, ge=1)
-    max_name_chars: int = Field(32, ge=1)
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
     log_level: str = "INFO"
 
@@ -49,6 +48,7 @@ class Settings(BaseModel):
     mode_refresh_seconds: float = Field(0.5, gt=0)
     task_heartbeat_seconds: float = Field(5.0, gt=0)
     task_stale_seconds: float = Field(30.0, gt=0)
+    task_max_running: int = Field(64, ge=1)
 
     @field_validator("admin_token", "deepseek_api_key")
     @classmethod

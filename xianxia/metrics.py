@@ -69,7 +69,7 @@ class Metrics:
         )
         self.llm_circuit = Gauge(
             "xianxia_llm_circuit_open",
-            "1 for the circuit state each worker is in (closed, half_open, open)",
+            "Workers whose LLM circuit is in each state",
             ["state"],
             registry=r,
             multiprocess_mode="livesum",
@@ -79,7 +79,7 @@ class Metrics:
         )
         self.llm_mode = Gauge(
             "xianxia_llm_mode",
-            "1 for the LLM mode each worker is in",
+            "Workers in each LLM mode",
             ["mode"],
             registry=r,
             multiprocess_mode="livesum",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -21,15 +22,20 @@ def breaker(clock: ManualClock, states: list[CircuitState]) -> CircuitBreaker:
     return CircuitBreaker(failures=3, cooldown=10.0, clock=clock, on_change=states.append)
 
 
+def trip(circuit: CircuitBreaker, clock: ManualClock) -> None:
+    """Open the circuit with three failed calls and let the cooldown pass: it is half-open."""
+    for _ in range(3):
+        circuit.failure(circuit.acquire())
+    clock.advance(10.0)
+
+
 def test_opens_after_consecutive_failures_and_fails_fast() -> None:
     clock, states = ManualClock(), list[CircuitState]()
     circuit = breaker(clock, states)
     for _ in range(2):
-        circuit.acquire()
-        circuit.failure()
+        circuit.failure(circuit.acquire())
     assert state_of(circuit) == "closed"
-    circuit.acquire()
-    circuit.failure()
+    circuit.failure(circuit.acquire())
 
     assert state_of(circuit) == "open"
     assert states == ["open"]
@@ -41,11 +47,11 @@ def test_a_success_resets_the_consecutive_count() -> None:
     clock, states = ManualClock(), list[CircuitState]()
     circuit = breaker(clock, states)
     for outcome in ("fail", "fail", "ok", "fail", "fail"):
-        circuit.acquire()
+        admission = circuit.acquire()
         if outcome == "ok":
-            circuit.success()
+            circuit.success(admission)
         else:
-            circuit.failure()
+            circuit.failure(admission)
     assert state_of(circuit) == "closed"
 
 
@@ -53,32 +59,30 @@ def test_after_the_cooldown_one_probe_is_let_through_and_its_success_closes() ->
     clock, states = ManualClock(), list[CircuitState]()
     circuit = breaker(clock, states)
     for _ in range(3):
-        circuit.acquire()
-        circuit.failure()
+        circuit.failure(circuit.acquire())
     clock.advance(9.9)
     assert state_of(circuit) == "open"
     clock.advance(0.1)
     assert state_of(circuit) == "half_open"
 
-    assert circuit.acquire() is True  # the probe
+    probe = circuit.acquire()
+    assert probe.probe
     with pytest.raises(LLMCircuitOpen):
         circuit.acquire()  # only one probe at a time
-    circuit.success()
+    circuit.success(probe)
 
     assert state_of(circuit) == "closed"
-    assert circuit.acquire() is False
+    assert not circuit.acquire().probe
     assert states == ["open", "half_open", "closed"]
 
 
 def test_a_failed_probe_reopens_for_another_cooldown() -> None:
     clock, states = ManualClock(), list[CircuitState]()
     circuit = breaker(clock, states)
-    for _ in range(3):
-        circuit.acquire()
-        circuit.failure()
-    clock.advance(10.0)
-    assert circuit.acquire() is True
-    circuit.failure()
+    trip(circuit, clock)
+    probe = circuit.acquire()
+    assert probe.probe
+    circuit.failure(probe)
 
     assert state_of(circuit) == "open"
     with pytest.raises(LLMCircuitOpen):
@@ -91,14 +95,69 @@ def test_a_failed_probe_reopens_for_another_cooldown() -> None:
 def test_a_probe_without_a_verdict_frees_the_probe_slot() -> None:
     clock, states = ManualClock(), list[CircuitState]()
     circuit = breaker(clock, states)
-    for _ in range(3):
-        circuit.acquire()
-        circuit.failure()
-    clock.advance(10.0)
-    probe = circuit.acquire()
-    circuit.release(probe)  # e.g. the probe's caller was cancelled
+    trip(circuit, clock)
+    circuit.release(circuit.acquire())  # e.g. the probe's caller was cancelled
 
-    assert circuit.acquire() is True
+    assert circuit.acquire().probe
+
+
+def test_a_late_failure_of_a_call_let_in_while_closed_cannot_reopen_a_half_open_circuit() -> None:
+    clock, states = ManualClock(), list[CircuitState]()
+    circuit = breaker(clock, states)
+    straggler = circuit.acquire()  # let in while closed, still running when the circuit opens
+    trip(circuit, clock)
+    probe = circuit.acquire()
+
+    circuit.failure(straggler)
+    assert state_of(circuit) == "half_open"
+    with pytest.raises(LLMCircuitOpen):
+        circuit.acquire()  # the straggler did not take over the probe's place
+    circuit.success(probe)
+
+    assert state_of(circuit) == "closed"
+    assert states == ["open", "half_open", "closed"]
+
+
+def test_a_late_success_of_a_call_let_in_while_closed_cannot_close_a_half_open_circuit() -> None:
+    clock, states = ManualClock(), list[CircuitState]()
+    circuit = breaker(clock, states)
+    straggler = circuit.acquire()
+    trip(circuit, clock)
+    probe = circuit.acquire()
+
+    circuit.success(straggler)
+    assert state_of(circuit) == "half_open"
+    circuit.failure(probe)
+
+    assert state_of(circuit) == "open"
+    assert states == ["open", "half_open", "open"]
+
+
+def test_a_late_result_while_open_changes_nothing() -> None:
+    clock, states = ManualClock(), list[CircuitState]()
+    circuit = breaker(clock, states)
+    straggler = circuit.acquire()
+    for _ in range(3):
+        circuit.failure(circuit.acquire())
+
+    circuit.success(straggler)
+    assert state_of(circuit) == "open"
+    assert states == ["open"]
+
+
+def test_a_stale_probe_cannot_decide_a_later_half_open_period() -> None:
+    clock, states = ManualClock(), list[CircuitState]()
+    circuit = breaker(clock, states)
+    trip(circuit, clock)
+    first = circuit.acquire()
+    circuit.failure(first)  # reopens
+    clock.advance(10.0)
+    second = circuit.acquire()
+
+    circuit.success(first)  # a duplicate report of the first probe's generation
+    assert state_of(circuit) == "half_open"
+    circuit.success(second)
+    assert state_of(circuit) == "closed"
 
 
 async def test_the_client_fails_fast_when_open_and_recovers_through_a_probe(harness: Harness) -> None:
@@ -172,3 +231,45 @@ async def test_a_cancelled_probe_lets_the_next_call_probe(harness: Harness) -> N
     harness.route.return_value = answer("好")
     assert await client.chat_async("你好") == {"text": "好"}
     assert str(client.circuit_state) == "closed"
+
+
+async def test_through_the_client_a_call_that_fails_late_does_not_decide_the_half_open_circuit(
+    harness: Harness,
+) -> None:
+    straggler_entered, straggler_release = asyncio.Event(), asyncio.Event()
+    probe_entered, probe_release = asyncio.Event(), asyncio.Event()
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        said = json.loads(request.content)["messages"][-1]["content"]
+        if said == "straggler":
+            straggler_entered.set()
+            await straggler_release.wait()
+            return httpx.Response(500)
+        if said == "probe":
+            probe_entered.set()
+            await probe_release.wait()
+            return answer("恢复")
+        return httpx.Response(503)
+
+    harness.route.side_effect = upstream
+    client = await harness.client(llm_breaker_failures=2, llm_breaker_cooldown=30.0, llm_max_retries=1)
+    straggler = asyncio.create_task(client.chat_async("straggler"))  # let in while the circuit is closed
+    await straggler_entered.wait()
+    for _ in range(2):
+        with pytest.raises(LLMServerError):
+            await client.chat_async("fail")
+    harness.clock.advance(30.0)
+    probe = asyncio.create_task(client.chat_async("probe"))
+    await probe_entered.wait()
+
+    straggler_release.set()
+    with pytest.raises(LLMServerError):
+        await straggler
+    assert str(client.circuit_state) == "half_open"
+    with pytest.raises(LLMCircuitOpen):
+        await client.chat_async("fail")  # the probe is still the probe
+
+    probe_release.set()
+    assert await probe == {"text": "恢复"}
+    assert str(client.circuit_state) == "closed"
+    assert harness.observer.circuits == ["open", "half_open", "closed"]

@@ -18,6 +18,8 @@ from xianxia.world import World
 
 CONTEXT = ParseContext(scene="zhucheng", realm="lianqi", player_id="player-1")
 CULTIVATE = '{"intent": "cultivate", "slots": {}}'
+#: What a call may overrun its total budget by (scheduling, thread hand-over).
+EPSILON = 0.15
 
 
 async def test_chat_async_returns_the_answer_text_and_sends_a_chat_completion(harness: Harness) -> None:
@@ -76,7 +78,7 @@ async def test_parse_rejects_an_answer_that_fails_validation_without_retrying(ha
     with pytest.raises(InvalidLLMOutput):
         await client.parse_async("飞", CONTEXT)
     assert harness.route.call_count == 1
-    assert ("parse", "invalid_llm_output") in harness.observer.errors
+    assert ("parse", "invalid_output") in harness.observer.errors
 
 
 async def test_a_validated_parse_is_cached_for_every_player_but_chat_is_not(harness: Harness) -> None:
@@ -98,7 +100,9 @@ async def test_a_validated_parse_is_cached_for_every_player_but_chat_is_not(harn
 
 
 @pytest.mark.parametrize("status", [401, 402])
-async def test_auth_failure_is_fatal_reported_once_and_not_retried(harness: Harness, status: int) -> None:
+async def test_auth_failure_is_fatal_reported_once_per_armed_period_and_not_retried(
+    harness: Harness, status: int
+) -> None:
     harness.route.return_value = httpx.Response(status, json={"error": {"message": "no"}})
     client = await harness.client()
 
@@ -107,8 +111,24 @@ async def test_auth_failure_is_fatal_reported_once_and_not_retried(harness: Harn
             await client.chat_async("你好")
         assert caught.value.status_code == status
     assert harness.route.call_count == 2  # one request per call: never retried
-    assert len(harness.fatal) == 1
+    assert len(harness.fatal) == 1  # the LLM is being switched off already: once is enough
     assert str(status) in harness.fatal[0]
+
+
+@pytest.mark.parametrize("path", ["async", "thread"])
+async def test_after_rearming_the_next_auth_failure_switches_the_llm_off_again(harness: Harness, path: str) -> None:
+    harness.route.return_value = httpx.Response(402, json={"error": {"message": "no balance"}})
+    client = await harness.client()
+
+    async def call() -> None:
+        with pytest.raises(LLMAuthError):
+            await (client.chat_async("你好") if path == "async" else client.chat_in_thread("你好"))
+
+    await call()
+    client.rearm_fatal()  # an operator switched the LLM back on
+    await call()
+    await call()
+    assert len(harness.fatal) == 2
 
 
 async def test_sync_auth_failure_calls_on_fatal_too(harness: Harness) -> None:
@@ -194,7 +214,7 @@ async def test_a_call_waits_for_a_concurrency_slot_at_most_a_deadline_then_is_bu
     assert await client.chat_async("b") == {"text": "好"}
 
 
-async def test_a_hanging_upstream_times_out_within_the_total_deadline(harness: Harness) -> None:
+async def test_a_hanging_upstream_times_out_within_llm_timeout_retries_included(harness: Harness) -> None:
     attempts: list[float] = []
 
     async def hang(request: httpx.Request) -> httpx.Response:
@@ -203,16 +223,81 @@ async def test_a_hanging_upstream_times_out_within_the_total_deadline(harness: H
         return answer("太迟")
 
     harness.route.side_effect = hang
-    # budget 2 x 0.5 s; the first backoff (at most 0.5 s of full jitter) always fits in what is left
-    client = await harness.client(llm_timeout=0.5, llm_max_retries=2)
+    client = await harness.client(llm_timeout=0.5, llm_max_retries=3)
 
     started = time.monotonic()
     with pytest.raises(LLMTimeout):
         await client.chat_async("你好")
 
-    assert time.monotonic() - started < 1.0 + 0.5
+    assert time.monotonic() - started < 0.5 + EPSILON
+    assert len(attempts) == 1  # the first attempt had the whole budget: nothing was left to retry with
+    assert harness.observer.retries == []
+
+
+async def test_a_retry_gets_only_what_is_left_of_llm_timeout(harness: Harness) -> None:
+    attempts: list[float] = []
+
+    async def slow_failure_then_hang(request: httpx.Request) -> httpx.Response:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            await asyncio.sleep(0.3)
+            return httpx.Response(503, headers={"Retry-After": "0"})
+        await asyncio.sleep(60)
+        return answer("太迟")
+
+    harness.route.side_effect = slow_failure_then_hang
+    client = await harness.client(llm_timeout=0.5, llm_max_retries=3)
+
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout):
+        await client.chat_async("你好")
+
+    assert time.monotonic() - started < 0.5 + EPSILON  # not 0.3 + a fresh 0.5
     assert len(attempts) == 2
-    assert harness.observer.retries == [("chat", "timeout")]
+
+
+async def test_a_threaded_retry_gets_only_what_is_left_of_llm_timeout(harness: Harness) -> None:
+    def blank_lines() -> Iterator[bytes]:
+        while True:
+            time.sleep(0.02)
+            yield b"\n"
+
+    attempts: list[float] = []
+
+    def slow_failure_then_blank_lines(request: httpx.Request) -> httpx.Response:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            time.sleep(0.3)
+            return httpx.Response(503, headers={"Retry-After": "0"})
+        return httpx.Response(200, content=blank_lines())
+
+    harness.route.side_effect = slow_failure_then_blank_lines
+    client = await harness.client(llm_timeout=0.5, llm_max_retries=3)
+
+    started = time.monotonic()
+    with pytest.raises(LLMTimeout):
+        await client.chat_in_thread("你好")
+
+    assert time.monotonic() - started < 0.5 + EPSILON
+    assert len(attempts) == 2
+
+
+async def test_time_queued_for_a_worker_thread_counts_against_llm_timeout(harness: Harness) -> None:
+    def blank_lines() -> Iterator[bytes]:
+        while True:
+            time.sleep(0.02)
+            yield b"\n"
+
+    harness.route.side_effect = lambda request: httpx.Response(200, content=blank_lines())
+    client = await harness.client(llm_timeout=0.5, llm_max_workers=1)
+    executor = client._executor
+    assert executor is not None
+    started = time.monotonic()
+    executor.submit(time.sleep, 0.3)  # the one worker thread is busy for 0.3 s (white box)
+
+    with pytest.raises(LLMTimeout):
+        await client.chat_in_thread("你好")
+    assert time.monotonic() - started < 0.5 + EPSILON  # not 0.3 queued + a fresh 0.5
 
 
 async def test_blank_keepalive_lines_do_not_keep_an_attempt_alive_past_its_deadline(harness: Harness) -> None:

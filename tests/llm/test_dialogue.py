@@ -58,6 +58,13 @@ def talk(state: PlayerState, npc: str = "zhangmen", *, allowed: bool = True, int
     return Outcome(intent=parsed, narration="修行之道，贵在持之以恒。", state=state)
 
 
+async def converse(npc_dialogue: NPCDialogue, state: PlayerState, outcome: Outcome, said: str | None) -> str | None:
+    """One talk as the game runs it: the reply, then (the action committed) remembering it."""
+    line = await npc_dialogue(state, outcome, said)
+    npc_dialogue.remember(state, outcome, said, line)
+    return line
+
+
 def dialogue(
     world: World, client: FakeChat, mode: LLMMode = "async", *, budget: float = 5.0, **bounds: int
 ) -> NPCDialogue:
@@ -150,7 +157,7 @@ async def test_earlier_exchanges_are_sent_as_history_up_to_the_turn_limit(world:
     state = player(world)
     npc_dialogue = dialogue(world, client, turns=2)
     for said in ("一问", "二问", "三问", "四问"):
-        await npc_dialogue(state, talk(state), said)
+        await converse(npc_dialogue, state, talk(state), said)
     last = client.requests[-1]
     assert [m["content"] for m in last[1:]] == ["二问", "老夫第2次答你。", "三问", "老夫第3次答你。", "四问"]
     assert npc_dialogue.history(("p1", "zhangmen")) == (("三问", "老夫第3次答你。"), ("四问", "老夫第4次答你。"))
@@ -160,9 +167,9 @@ async def test_memory_is_per_player_and_npc(world: World) -> None:
     client = FakeChat()
     npc_dialogue = dialogue(world, client)
     first, second = player(world, "p1"), player(world, "p2")
-    await npc_dialogue(first, talk(first), "我是一号")
-    await npc_dialogue(second, talk(second), "我是二号")
-    await npc_dialogue(first, talk(first, "chuangong"), "请教长老")
+    await converse(npc_dialogue, first, talk(first), "我是一号")
+    await converse(npc_dialogue, second, talk(second), "我是二号")
+    await converse(npc_dialogue, first, talk(first, "chuangong"), "请教长老")
     assert [m["role"] for m in client.requests[1]] == ["system", "user"]  # p2 does not hear p1's talk
     assert [m["role"] for m in client.requests[2]] == ["system", "user"]  # another NPC, another conversation
     assert len(npc_dialogue) == 3
@@ -172,14 +179,56 @@ async def test_conversations_are_bounded_least_recently_used_first(world: World)
     npc_dialogue = dialogue(world, FakeChat(), conversations=3)
     states = [player(world, f"p{i}") for i in range(5)]
     for state in states[:3]:
-        await npc_dialogue(state, talk(state), "你好")
-    await npc_dialogue(states[0], talk(states[0]), "又来了")  # p0 is now the most recent
+        await converse(npc_dialogue, state, talk(state), "你好")
+    await converse(npc_dialogue, states[0], talk(states[0]), "又来了")  # p0 is now the most recent
     for state in states[3:]:
-        await npc_dialogue(state, talk(state), "你好")
+        await converse(npc_dialogue, state, talk(state), "你好")
     assert len(npc_dialogue) == 3
     assert npc_dialogue.history(("p1", "zhangmen")) == ()
     assert npc_dialogue.history(("p2", "zhangmen")) == ()
     assert len(npc_dialogue.history(("p0", "zhangmen"))) == 2
+
+
+async def test_replying_remembers_nothing_so_a_redone_action_is_not_remembered_twice(world: World) -> None:
+    client = FakeChat()
+    state = player(world)
+    npc_dialogue = dialogue(world, client)
+    first = await npc_dialogue(state, talk(state), "请教")
+    second = await npc_dialogue(state, talk(state), "请教")  # the game redoes the action after a version conflict
+
+    assert first and second
+    assert [m["role"] for m in client.requests[1]] == ["system", "user"]  # the uncommitted try is not history
+    assert len(npc_dialogue) == 0
+
+    npc_dialogue.remember(state, talk(state), "请教", second)  # the commit succeeded
+    assert npc_dialogue.history(("p1", "zhangmen")) == (("请教", second),)
+
+
+async def test_remember_keeps_the_exchange_as_it_was_sent(world: World) -> None:
+    client = FakeChat()
+    state = player(world)
+    npc_dialogue = dialogue(world, client)
+    await converse(npc_dialogue, state, talk(state), None)
+    await converse(npc_dialogue, state, talk(state), "\x1b你好")
+
+    assert npc_dialogue.history(("p1", "zhangmen")) == ((GREETING, "老夫第1次答你。"), ("你好", "老夫第2次答你。"))
+    assert client.requests[1][1:3] == [
+        {"role": "user", "content": GREETING},
+        {"role": "assistant", "content": "老夫第1次答你。"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome_args", "line"),
+    [({}, None), ({}, ""), ({"intent": "look"}, "一句"), ({"npc": "yelang"}, "一句")],
+)
+async def test_remember_ignores_a_canned_line_and_anything_but_a_talk_to_an_npc(
+    world: World, outcome_args: dict[str, object], line: str | None
+) -> None:
+    state = player(world)
+    npc_dialogue = dialogue(world, FakeChat())
+    npc_dialogue.remember(state, talk(state, **outcome_args), "你好", line)  # type: ignore[arg-type]
+    assert len(npc_dialogue) == 0
 
 
 async def test_player_text_is_cleaned_and_capped_before_it_is_sent(world: World) -> None:

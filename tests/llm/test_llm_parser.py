@@ -328,3 +328,47 @@ async def test_real_client_upstream_failure_falls_back_to_the_real_rules(world: 
         await client.aclose()
     assert (result.parser, result.intent.intent) == ("rules", "cultivate")
     assert decisions.seen == ["fallback_error"]
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+async def test_the_prompt_carries_the_realm_of_the_monster_the_rules_found_as_target(
+    world: World, real: tuple[DeepSeekClient, Upstream], mode: LLMMode
+) -> None:
+    client, upstream = real
+    upstream.content = '{"intent": "attack", "slots": {"target": "yelang"}}'
+    parser = LLMParser(client, RulesParser(world), mode=lambda: mode, budget=5.0, world=world)
+    result = await parser.parse("攻击野狼", ParseContext(scene="heifenglin", realm="zhuji", player_id="p1"))
+
+    assert (result.parser, result.intent.slots) == ("llm", {"target": "yelang"})
+    wolf = world.monsters["yelang"]
+    system, user = upstream.bodies[0]["messages"][0]["content"], upstream.bodies[0]["messages"][-1]["content"]
+    assert json.loads(user)["target_realm"] == wolf.realm
+    assert f"Target realm: {wolf.realm}={world.realm(wolf.realm).name}" in system
+
+
+async def test_without_a_monster_target_or_a_world_the_prompt_has_no_target_realm(
+    world: World, real: tuple[DeepSeekClient, Upstream]
+) -> None:
+    client, upstream = real
+    upstream.content = '{"intent": "attack", "slots": {"target": "yelang"}}'
+    context = ParseContext(scene="heifenglin", realm="zhuji", player_id="p1")
+    without_world = LLMParser(client, RulesParser(world), mode=lambda: "async", budget=5.0)
+    await without_world.parse("攻击野狼", context)
+    upstream.content = '{"intent": "cultivate", "slots": {}}'
+    with_world = LLMParser(client, RulesParser(world), mode=lambda: "async", budget=5.0, world=world)
+    await with_world.parse("打坐", context)
+
+    assert [json.loads(body["messages"][-1]["content"])["target_realm"] for body in upstream.bodies] == [None, None]
+
+
+async def test_a_target_realm_already_in_the_context_is_kept(world: World) -> None:
+    seen: list[ParseContext] = []
+
+    class Recording(FakeClient):
+        async def parse_async(self, utterance: str, ctx: ParseContext) -> dict[str, Any]:
+            seen.append(ctx)
+            return WOLF
+
+    parser = LLMParser(Recording(), RulesParser(world), mode=lambda: "async", budget=5.0, world=world)
+    await parser.parse("攻击野狼", ParseContext(scene="heifenglin", realm="lianqi", target_realm="jindan"))
+    assert seen[0].target_realm == "jindan"

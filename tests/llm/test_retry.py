@@ -126,20 +126,36 @@ async def test_retry_after_in_seconds_is_honoured(harness: Harness) -> None:
 async def test_retry_after_as_an_http_date_is_honoured(harness: Harness) -> None:
     when = formatdate(time.time() + 20, usegmt=True)
     harness.route.side_effect = [httpx.Response(503, headers={"Retry-After": when}), answer("好")]
-    client = await harness.client(llm_timeout=10.0)
+    client = await harness.client(llm_timeout=30.0)
 
     assert await client.chat_in_thread("你好") == {"text": "好"}
     assert len(harness.waits) == 1
     assert 17.0 <= harness.waits[0] <= 20.0
 
 
-async def test_a_retry_after_beyond_the_time_budget_gives_up_instead_of_waiting(harness: Harness) -> None:
-    harness.route.return_value = httpx.Response(429, headers={"Retry-After": "50"})
-    client = await harness.client(llm_timeout=5.0, llm_max_retries=3)  # budget 15 s
+@pytest.mark.parametrize("path", ["async", "thread"])
+@pytest.mark.parametrize("retry_after", ["7", "50"])
+async def test_a_retry_after_beyond_llm_timeout_gives_up_instead_of_waiting(
+    harness: Harness, path: Path, retry_after: str
+) -> None:
+    harness.route.return_value = httpx.Response(429, headers={"Retry-After": retry_after})
+    client = await harness.client(llm_timeout=5.0, llm_max_retries=3)  # 5 s for the call, retries included
 
     with pytest.raises(LLMRateLimited) as caught:
-        await client.chat_async("你好")
-    assert caught.value.retry_after == 50.0
+        await chat(client, path)
+    assert caught.value.retry_after == float(retry_after)
+    assert harness.route.call_count == 1
+    assert harness.waits == []
+
+
+@pytest.mark.parametrize("path", ["async", "thread"])
+async def test_a_backoff_that_does_not_fit_in_what_is_left_stops_at_once(harness: Harness, path: Path) -> None:
+    random.seed(7)  # the first full-jitter backoff is then 0.16 s
+    harness.route.return_value = httpx.Response(503)
+    client = await harness.client(llm_timeout=0.1, llm_max_retries=5)
+
+    with pytest.raises(LLMServerError):
+        await chat(client, path)
     assert harness.route.call_count == 1
     assert harness.waits == []
 

@@ -22,6 +22,7 @@ from xianxia.world import DEFAULT_WORLD_DIR, World, load_world
 WORLD = load_world()
 PARSER = RulesParser(WORLD)
 MIN_ACCURACY = 0.95
+SCENES = st.sampled_from([None, *WORLD.scenes])
 
 Slots = dict[str, str | int]
 
@@ -105,11 +106,94 @@ def test_the_longest_match_wins_over_the_words_it_contains(text: str, intent: st
         ("买二十五颗回气丹", 25),
         ("买２０颗回气丹", 20),
         ("buy two qi pills", 2),
-        ("买99999颗回气丹", 999),
+        ("买两百颗回气丹", 200),
+        ("买三百零五颗回气丹", 305),
+        ("买三百五颗回气丹", 350),
+        ("买一百一十颗回气丹", 110),
+        ("买5百颗回气丹", 500),
+        ("买九百九十九颗回气丹", 999),
+        ("买007颗回气丹", 7),
+        ("buy two hundred qi pills", 200),
+        ("buy a hundred and five qi pills", 105),
+        ("buy 2 hundred qi pills", 200),
     ],
 )
 def test_quantities_read_chinese_numerals_digits_and_english_words(text: str, quantity: int) -> None:
     assert parse(text, "fangshi") == ("buy", {"item": "huiqi_dan", "quantity": quantity})
+
+
+@pytest.mark.parametrize(
+    ("text", "scene", "reason"),
+    [
+        ("买一千颗回气丹", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("买99999颗回气丹", None, "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("buy 1000000 qi pills", "zhucheng", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("买0颗回气丹", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("buy zero qi pills", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("买一万颗回气丹", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("buy two thousand qi pills", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("卖掉1000张狼皮", "fangshi", "数量须在1到999之间，请重新说要卖多少狼皮。"),
+        ("一千颗回春丹", "fangshi", "数量须在1到999之间，请重新说要买多少回春丹。"),
+        ("买" + "9" * 400 + "颗回气丹", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+        ("买" + "亿" * 400 + "颗回气丹", "fangshi", "数量须在1到999之间，请重新说要买多少回气丹。"),
+    ],
+)
+def test_a_quantity_outside_1_to_999_is_refused_naming_the_item_never_clamped(
+    text: str, scene: str | None, reason: str
+) -> None:
+    intent = PARSER.interpret(text, ParseContext(scene=scene))
+    assert (intent.intent, intent.slots, intent.reason) == ("unknown", {}, reason)
+
+
+def chinese_numeral(number: int) -> str:
+    """0..99999 written as a player would: 十二, 一百一十, 一千零五, 两万三千."""
+    digits = "零一二三四五六七八九"
+    if number == 0:
+        return "零"
+    if 10 <= number < 20:
+        return "十" + (digits[number - 10] if number > 10 else "")
+    text, pending_zero = "", False
+    for unit, name in ((10_000, "万"), (1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = number // unit % 10
+        if digit == 0:
+            pending_zero = bool(text)
+            continue
+        text += ("零" if pending_zero else "") + digits[digit] + name
+        pending_zero = False
+    return text
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(
+    number=st.one_of(st.integers(0, 1200), st.integers(0, 10**40)),
+    form=st.sampled_from(["买{}颗回气丹", "buy {} qi pills", "回气丹买{}颗", "买{}颗回气丹"]),
+    scene=SCENES,
+)
+def test_any_number_is_read_exactly_or_refused(number: int, form: str, scene: str | None) -> None:
+    said = chinese_numeral(number) if form == "买{}颗回气丹" and number < 100_000 else str(number)
+    intent = PARSER.interpret(form.format(said), ParseContext(scene=scene))
+    assert_slots_exist(WORLD, intent)
+    if 1 <= number <= 999:
+        assert (intent.intent, intent.slots) == ("buy", {"item": "huiqi_dan", "quantity": number})
+    else:
+        assert (intent.intent, intent.slots) == ("unknown", {}) and "回气丹" in intent.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "scene", "intent", "slots"),
+    [
+        ("what's around here", None, "look", {}),
+        ("what is around?", "houshan", "look", {}),
+        ("take me to the city", "fangshi", "move", {"target": "zhucheng"}),
+        ("take me to the market", "zhucheng", "move", {"target": "fangshi"}),
+        ("take a healing pill", None, "use_item", {"item": "huichun_dan"}),
+        ("我现在什么修为", None, "status", {}),
+        ("看看我的修为", None, "status", {}),
+        ("闭关提升修为", None, "cultivate", {}),
+    ],
+)
+def test_phrases_players_used_are_in_the_vocabulary(text: str, scene: str | None, intent: str, slots: Slots) -> None:
+    assert parse(text, scene) == (intent, slots)
 
 
 def test_input_is_folded_for_width_case_and_punctuation() -> None:
@@ -197,13 +281,13 @@ def assert_slots_exist(world: World, intent: ParsedIntent) -> None:
     assert quantity is None or (isinstance(quantity, int) and 1 <= quantity <= 999)
 
 
-SCENES = st.sampled_from([None, *WORLD.scenes])
 WORDS = st.sampled_from(
     [w for v in WORLD.intents.values() for w in (*v.zh, *v.en)]
     + [s.name for s in WORLD.scenes.values()]
     + [a for m in WORLD.monsters.values() for a in m.aliases]
     + [i.name for i in WORLD.items.values()]
     + ["三颗", "两张", "12", "two", " ", "！", "\x00", "🐺", "\u200b", "ﾃｽﾄ", "A"]
+    + ["一千", "99999", "0", "两百", "三百五", "hundred", "and", "万"]
 )
 
 

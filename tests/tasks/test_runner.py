@@ -11,7 +11,7 @@ import pytest
 
 from xianxia.store.base import Store, TaskRecord
 from xianxia.store.factory import create_store
-from xianxia.tasks.runner import TaskRunner
+from xianxia.tasks.runner import TaskQueueFull, TaskRunner
 
 
 @pytest.fixture
@@ -106,3 +106,25 @@ async def test_a_live_owners_task_is_not_taken_over(store: Store) -> None:
         await first.stop()
     stored = await store.get_task(record.id)
     assert stored is not None and stored.status == "done" and stored.owner == first.owner
+
+
+async def test_a_full_runner_refuses_new_tasks_instead_of_queueing_without_bound(store: Store) -> None:
+    release = asyncio.Event()
+
+    async def wait(payload: dict[str, Any]) -> Any:
+        await release.wait()
+        return "ok"
+
+    runner = TaskRunner(store, {"wait": wait}, max_running=2)
+    await runner.start()
+    try:
+        await runner.submit("wait", {})
+        await runner.submit("wait", {})
+        with pytest.raises(TaskQueueFull):
+            await runner.submit("wait", {})
+        release.set()
+        await runner.wait_idle()
+        await runner.submit("wait", {})
+        await runner.wait_idle()
+    finally:
+        await runner.stop()

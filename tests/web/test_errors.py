@@ -108,3 +108,32 @@ async def test_unknown_route_and_method_are_json(client: TestClientProtocol) -> 
 
 async def test_unknown_scene_is_404(client: TestClientProtocol) -> None:
     await error_of(await client.get("/api/world/scenes/mars"), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"intent": "buy", "slots": {"item": "huiqi_dan", "quantity": 0}},
+        {"intent": "buy", "slots": {"item": "huiqi_dan", "quantity": -5}},
+        {"intent": "buy", "slots": {"item": "huiqi_dan", "quantity": 10**20}},
+        {"intent": "buy", "slots": {"item": "huiqi_dan", "quantity": True}},
+        {"intent": "move", "slots": {"target": "x" * 100}},
+        {"intent": "move", "slots": {"target": ["fangshi"]}},
+        {"intent": "move", "slots": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}},
+    ],
+)
+async def test_out_of_range_slots_are_422_and_change_nothing(player: Player, body: Any) -> None:
+    response = await player.client.post(f"/api/players/{player.id}/act", json=body, headers=player.auth)
+    error = await error_of(response, 422)
+    assert "slots" in error["message"]
+    assert await player.state() == player.created
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [(b'{"name":"\xff"}', "UTF-8"), (b"[" * 20000 + b"]" * 20000, "nested"), (b'{"name": "a"', "JSON")],
+)
+async def test_undecodable_bodies_are_400(client: TestClientProtocol, raw: bytes, words: str) -> None:
+    response = await client.post("/api/players", data=raw, headers={"Content-Type": "application/json"})
+    error = await error_of(response, 400)
+    assert words in error["message"]

@@ -93,6 +93,17 @@ async def test_idempotency_key_applies_once_and_replays_first_answer(player: Pla
     assert (await player.state())["version"] == 1
 
 
+async def test_a_reused_idempotency_key_for_another_action_is_refused(player: Player) -> None:
+    headers = {**player.auth, "Idempotency-Key": "k-1"}
+    url = f"/api/players/{player.id}/act"
+    assert (await player.client.post(url, json={"text": "打坐"}, headers=headers)).status_code == 200
+    reused = await player.client.post(url, json={"text": "去坊市"}, headers=headers)
+    assert reused.status_code == 422
+    assert (await reused.get_json())["error"]["code"] == "idempotency_key_reused"
+    state = await player.state()
+    assert state["location"] == "zhucheng" and state["version"] == 1
+
+
 async def test_concurrent_idempotent_retries_apply_once(player: Player) -> None:
     headers = {**player.auth, "Idempotency-Key": "cultivate-once"}
     url = f"/api/players/{player.id}/act"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from quart.typing import TestClientProtocol
+
+from xianxia.config import Settings
+from xianxia.store.base import StoreUnavailable
+from xianxia.store.sqlite import SQLiteStore
+from xianxia.web.app import create_app
 
 
 async def test_scenes_list_every_scene_with_exits(client: TestClientProtocol) -> None:
@@ -46,3 +53,35 @@ async def test_request_id_is_echoed_or_generated(client: TestClientProtocol) -> 
     assert echoed.headers["X-Request-ID"] == "abc-123"
     generated = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert len(generated.headers["X-Request-ID"]) == 32
+
+
+async def test_json_keeps_chinese_readable(client: TestClientProtocol) -> None:
+    raw = await (await client.get("/api/world/realms")).get_data()
+    assert "炼气".encode() in raw and b"\\u" not in raw
+
+
+async def test_docs_page_and_metrics_are_served(client: TestClientProtocol) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "openapi.json" in await docs.get_data(as_text=True)
+    await client.get("/api/world/realms")
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    text = await metrics.get_data(as_text=True)
+    assert 'xianxia_http_requests_total{method="GET",route="/api/world/realms",status="200"} 1.0' in text
+
+
+class UnreachableStore(SQLiteStore):
+    """A real SQLite store whose database has gone away."""
+
+    async def ping(self) -> None:
+        raise StoreUnavailable("database file is gone")
+
+
+async def test_readiness_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", log_level="WARNING")
+    app = create_app(settings, store=UnreachableStore(tmp_path / "r.db"))
+    async with app.test_app() as running:
+        response = await running.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert body["status"] == "unavailable" and "gone" in body["checks"]["store"]

@@ -86,8 +86,17 @@ class ModeSwitch:
         return None if self._llm_available else "DEEPSEEK_API_KEY is not set"
 
     async def start(self) -> None:
-        """Adopt the stored mode, if any, and follow it from now on."""
+        """Adopt the stored mode, if any (it wins over the start-up default), and follow it from now on."""
+        default = self._state.mode
         await self.refresh()
+        if self._state.mode != default:
+            log.warning(
+                "llm_mode_from_store",
+                configured=default,
+                stored=self._state.mode,
+                changed_by=self._state.changed_by,
+                reason=self._state.reason,
+            )
         self._announce()
         self._poller = asyncio.create_task(self._poll(), name="mode-switch-poller")
 

@@ -3,7 +3,7 @@
 from xianxia.engine.actions import apply_action, replay
 from xianxia.engine.cultivation import breakthrough_odds
 from xianxia.engine.intents import ALLOWED_INTENTS, UNKNOWN, ParsedIntent
-from xianxia.engine.laws import judge
+from xianxia.engine.laws import judge, laws_in_force
 from xianxia.engine.narration import stage_name
 from xianxia.engine.outcome import Event, Outcome, Suggestion
 from xianxia.engine.state import PlayerState, action_rng, new_player
@@ -21,6 +21,7 @@ __all__ = [
     "apply_action",
     "breakthrough_odds",
     "judge",
+    "laws_in_force",
     "new_player",
     "replay",
     "stage_name",

@@ -13,7 +13,10 @@ UNKNOWN = "unknown"
 ALLOWED_INTENTS: frozenset[str] = frozenset((*INTENTS, UNKNOWN))
 
 #: Slots an intent may carry: entity ids ("target", "item") and a count ("quantity").
-SlotValue = Annotated[str, StringConstraints(max_length=64)] | Annotated[int, Field(ge=1, le=999)]
+#: Strict: a JSON `true` is not a quantity, a number is not an entity id.
+SlotValue = (
+    Annotated[str, StringConstraints(strict=True, max_length=64)] | Annotated[int, Field(strict=True, ge=1, le=999)]
+)
 
 
 class ParsedIntent(BaseModel):

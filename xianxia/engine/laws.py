@@ -20,11 +20,32 @@ def realm_rank(world: World, realm_id: str) -> int:
     return world.realm_index.get(realm_id, 0)
 
 
+def scoped_to(law: ForbidIntentLaw, scene_id: str | None) -> bool:
+    """A `forbid_intent` law binds in its scenes, or everywhere when it names none."""
+    return not law.scenes or scene_id in law.scenes
+
+
+def laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
+    """The laws a player in `scene_id` can run into: world-wide ones, this scene's, and its exits' gates."""
+    scene = world.scenes.get(scene_id or "")
+    exits = set(scene.exits) if scene is not None else set()
+    found: list[Law] = []
+    for law in world.laws:
+        if isinstance(law, ForbidIntentLaw):
+            applies = scoped_to(law, scene_id)
+        elif isinstance(law, EntryGateLaw):
+            applies = bool(exits.intersection(law.scenes))
+        else:
+            applies = True
+        if applies:
+            found.append(law)
+    return tuple(found)
+
+
 def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: ParsedIntent) -> bool:
     """Whether this one law forbids the intent for a player of `realm_id` standing in `scene_id`."""
     if isinstance(law, ForbidIntentLaw):
-        in_scope = not law.scenes or scene_id in law.scenes
-        return in_scope and intent.intent in law.intents
+        return scoped_to(law, scene_id) and intent.intent in law.intents
     if isinstance(law, EntryGateLaw):
         target = intent.slot("target")
         return (
@@ -69,7 +90,7 @@ def with_verdict(intent: ParsedIntent, law: Law | None) -> ParsedIntent:
 def intent_forbidden_in(world: World, scene_id: str, intent_name: str) -> bool:
     """Whether a scene- or world-scoped `forbid_intent` law bans this kind of intent in a scene."""
     return any(
-        isinstance(law, ForbidIntentLaw) and (not law.scenes or scene_id in law.scenes) and intent_name in law.intents
+        isinstance(law, ForbidIntentLaw) and scoped_to(law, scene_id) and intent_name in law.intents
         for law in world.laws
     )
 

@@ -22,3 +22,7 @@ class InvalidRequest(GameError):
 
 class ActionContention(GameError):
     """The player's state kept changing under us; the action was not applied."""
+
+
+class IdempotencyKeyReused(GameError):
+    """An Idempotency-Key already answered a different request for this player."""

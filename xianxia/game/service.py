@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
-from xianxia.engine import ParsedIntent, PlayerState, action_rng, apply_action, new_player
+from xianxia.engine import ParsedIntent, PlayerState, action_rng, apply_action, laws_in_force, new_player
 from xianxia.engine.outcome import Outcome
-from xianxia.game.errors import ActionContention, PlayerNotFound
+from xianxia.game.errors import ActionContention, IdempotencyKeyReused, PlayerNotFound
 from xianxia.game.locks import KeyedLocks
 from xianxia.game.views import action_view, player_view
 from xianxia.parsing.base import IntentParser, ParseContext, ParseResult
@@ -33,20 +34,29 @@ log = structlog.get_logger(__name__)
 #: How often an action is recomputed when another worker changed the player meanwhile.
 MAX_CONFLICT_RETRIES = 8
 
-#: Rewrites the narration of a carried-out `talk` (LLM dialogue); None keeps the canned line.
-DialogueHook = Callable[[PlayerState, Outcome, str | None], Awaitable[str | None]]
+
+class Dialogue(Protocol):
+    """NPC dialogue through the LLM: a line for a carried-out `talk` (None keeps the canned line)."""
+
+    async def __call__(self, state: PlayerState, outcome: Outcome, text: str | None) -> str | None: ...
+
+    def remember(self, state: PlayerState, outcome: Outcome, text: str | None, line: str) -> None:
+        """Keep the exchange for the NPC's memory; called only once the action is committed."""
+
 
 #: Told of every committed action (metrics).
 ActionObserver = Callable[[Outcome, ParseResult], None]
 
 
-def laws_in_force(world: World, scene_id: str | None) -> tuple[str, ...]:
-    """Short summaries of the laws binding a player in this scene (world-wide ones included)."""
-    return tuple(
-        f"{law.id}: {law.reason}"
-        for law in world.laws
-        if not getattr(law, "scenes", ()) or scene_id in getattr(law, "scenes", ())
-    )
+def law_summaries(world: World, scene_id: str | None) -> tuple[str, ...]:
+    """Short summaries of the laws a player in this scene can run into, for the parser's context."""
+    return tuple(f"{law.id}: {law.reason}" for law in laws_in_force(world, scene_id))
+
+
+def request_fingerprint(text: str | None, intent: ParsedIntent | None) -> str:
+    """What an Idempotency-Key promises to stand for: the same text or the same intent and slots."""
+    payload = {"text": text, "intent": intent.intent if intent else None, "slots": intent.slots if intent else None}
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def hash_token(token: str) -> str:
@@ -71,7 +81,7 @@ class GameService:
         store: Store,
         parser: IntentParser,
         *,
-        dialogue: DialogueHook | None = None,
+        dialogue: Dialogue | None = None,
         observe: ActionObserver | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -105,7 +115,7 @@ class GameService:
     def context_for(self, state: PlayerState) -> ParseContext:
         """What the parsers may know of where the player stands."""
         return ParseContext(
-            scene=state.location, realm=state.realm, laws=laws_in_force(self.world, state.location), player_id=state.id
+            scene=state.location, realm=state.realm, laws=law_summaries(self.world, state.location), player_id=state.id
         )
 
     async def act(
@@ -115,43 +125,51 @@ class GameService:
         text: str | None = None,
         intent: ParsedIntent | None = None,
         idempotency_key: str | None = None,
+        known: PlayerRecord | None = None,
     ) -> ActionAnswer:
-        """Parse and apply one action, persisting it before answering."""
-        if idempotency_key is not None:
-            stored = await self.store.get_idempotent(player_id, idempotency_key)
-            if stored is not None:
-                return ActionAnswer(stored, replayed=True)
+        """Parse and apply one action, persisting it before answering.
+
+        `known` is the player as the caller just read it (for authentication); it saves a read, and
+        if it went stale meanwhile the commit's version check catches that and the action is redone.
+        """
+        fingerprint = request_fingerprint(text, intent)
+        if (replayed := await self._replayed(player_id, idempotency_key, fingerprint)) is not None:
+            return replayed
         async with self._locks.hold(player_id):
             parsed: ParseResult | None = None
             parsed_for: ParseContext | None = None
+            spoken: dict[str, str] = {}  # one LLM line per NPC, reused if the commit has to be redone
             for _attempt in range(MAX_CONFLICT_RETRIES):
-                record = await self.get_player(player_id)
-                if idempotency_key is not None:
-                    stored = await self.store.get_idempotent(player_id, idempotency_key)
-                    if stored is not None:
-                        return ActionAnswer(stored, replayed=True)
+                record = known if known is not None else await self.get_player(player_id)
+                known = None
+                if (replayed := await self._replayed(player_id, idempotency_key, fingerprint)) is not None:
+                    return replayed
                 context = self.context_for(record.state)
                 if parsed is None or context != parsed_for:
                     # Parse once; only a move made meanwhile by another worker changes what the words mean.
                     parsed, parsed_for = await self._parse(context, text, intent), context
                 outcome = apply_action(self.world, record.state, parsed.intent, action_rng(record.state))
-                if self.dialogue is not None and outcome.allowed and outcome.intent.intent == "talk":
-                    line = await self.dialogue(record.state, outcome, text)
-                    if line:
-                        outcome = outcome.model_copy(update={"narration": line})
+                line = await self._dialogue_line(record.state, outcome, text, spoken)
+                if line:
+                    outcome = outcome.model_copy(update={"narration": line})
                 body = action_view(self.world, parsed, outcome)
                 try:
-                    await self.store.commit_action(self._record(record, text, parsed, outcome, body, idempotency_key))
+                    await self.store.commit_action(
+                        self._record(record, text, parsed, outcome, body, idempotency_key, fingerprint)
+                    )
                 except VersionConflict:
                     log.info("action_conflict", player_id=player_id, actions=record.actions)
                     continue
                 except DuplicateIdempotencyKey:
-                    stored = await self.store.get_idempotent(player_id, idempotency_key or "")
-                    if stored is None:  # pragma: no cover - the key was just reported as taken
+                    # Another worker committed this key first: answer what it answered.
+                    replayed = await self._replayed(player_id, idempotency_key, fingerprint)
+                    if replayed is None:  # pragma: no cover - the key was just reported as taken
                         raise
-                    return ActionAnswer(stored, replayed=True)
-                log.info(
-                    "action",
+                    return replayed
+                if line and self.dialogue is not None:
+                    self.dialogue.remember(record.state, outcome, text, line)
+                # Carried by the request's own log line: one line per action, not two.
+                structlog.contextvars.bind_contextvars(
                     player_id=player_id,
                     intent=outcome.intent.intent,
                     allowed=outcome.allowed,
@@ -163,6 +181,32 @@ class GameService:
                     self._observe(outcome, parsed)
                 return ActionAnswer(body)
         raise ActionContention(player_id)
+
+    async def _replayed(self, player_id: str, key: str | None, fingerprint: str) -> ActionAnswer | None:
+        """The stored answer of an Idempotency-Key, if it was used; a key reused for another request is refused."""
+        if key is None:
+            return None
+        stored = await self.store.get_idempotent(player_id, key)
+        if stored is None:
+            return None
+        if stored.get("fingerprint") != fingerprint:
+            raise IdempotencyKeyReused(key)
+        answer: dict[str, Any] = stored["answer"]
+        return ActionAnswer(answer, replayed=True)
+
+    async def _dialogue_line(
+        self, state: PlayerState, outcome: Outcome, text: str | None, spoken: dict[str, str]
+    ) -> str | None:
+        """The NPC's LLM line for a carried-out `talk`, asked once per action even if the commit is redone."""
+        if self.dialogue is None or not outcome.allowed or outcome.intent.intent != "talk":
+            return None
+        npc = outcome.intent.slot("target") or ""
+        if npc not in spoken:
+            line = await self.dialogue(state, outcome, text)
+            if not line:
+                return None
+            spoken[npc] = line
+        return spoken[npc]
 
     async def _parse(self, context: ParseContext, text: str | None, intent: ParsedIntent | None) -> ParseResult:
         if intent is not None:
@@ -177,6 +221,7 @@ class GameService:
         outcome: Outcome,
         body: dict[str, Any],
         idempotency_key: str | None,
+        fingerprint: str,
     ) -> ActionRecord:
         return ActionRecord(
             player_id=record.state.id,
@@ -192,7 +237,7 @@ class GameService:
                 "events": body["events"],
                 "version": outcome.state.version,
             },
-            response=body,
+            response={"fingerprint": fingerprint, "answer": body},
             idempotency_key=idempotency_key,
             created_at=self._clock(),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -16,10 +17,20 @@ log = structlog.get_logger(__name__)
 CircuitState = Literal["closed", "open", "half_open"]
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A call's ticket: the breaker generation it was let in under, and whether it is the half-open probe."""
+
+    generation: int
+    probe: bool = False
+
+
 class CircuitBreaker:
     """Closed → open after `failures` consecutive failed calls → half-open after `cooldown` → one probe decides.
 
-    Thread-safe: the async path and the thread-pool path share one breaker.
+    Every change of state starts a new generation. A call reports its result with the `Admission` it was given,
+    so a call let in before the circuit opened and ending late is counted but cannot decide the half-open state:
+    only the probe's own result can. Thread-safe: the async path and the thread-pool path share one breaker.
     """
 
     def __init__(
@@ -36,6 +47,7 @@ class CircuitBreaker:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._state: CircuitState = "closed"
+        self._generation = 0
         self._failures = 0
         self._opened_at = 0.0
         self._probing = False
@@ -48,8 +60,8 @@ class CircuitBreaker:
                 return "half_open"
             return self._state
 
-    def acquire(self) -> bool:
-        """Allow a call or raise `LLMCircuitOpen`; True when the call is the half-open probe."""
+    def acquire(self) -> Admission:
+        """Let a call in or raise `LLMCircuitOpen`; the admission says whether the call is the half-open probe."""
         with self._lock:
             if self._state == "open":
                 if not self._cooldown_over():
@@ -59,38 +71,49 @@ class CircuitBreaker:
                 if self._probing:
                     raise LLMCircuitOpen("circuit half-open: a probe is already in flight")
                 self._probing = True
-                return True
-            return False
+                return Admission(self._generation, probe=True)
+            return Admission(self._generation)
 
-    def success(self) -> None:
-        """A call succeeded: the circuit closes."""
+    def success(self, admission: Admission) -> None:
+        """A call succeeded: a closed circuit's failure count restarts, the probe's success closes the circuit."""
         with self._lock:
-            self._failures = 0
-            self._probing = False
-            if self._state != "closed":
+            if self._is_probe(admission):
+                self._probing = False
+                self._failures = 0
                 self._set("closed")
+            elif self._state == "closed":
+                self._failures = 0
 
-    def failure(self) -> None:
-        """A call failed after its retries: count it, open the circuit at the threshold or on a failed probe."""
+    def failure(self, admission: Admission) -> None:
+        """A call failed after its retries: count it; the threshold opens a closed circuit, a failed probe reopens."""
         with self._lock:
             self._failures += 1
-            was_probe = self._probing
-            self._probing = False
-            if was_probe or (self._state == "closed" and self._failures >= self._threshold):
-                self._opened_at = self._clock()
-                self._set("open")
-
-    def release(self, probe: bool) -> None:
-        """A call ended without a verdict (cancelled, or refused for a reason that says nothing of the upstream)."""
-        if probe:
-            with self._lock:
+            if self._is_probe(admission):
                 self._probing = False
+                self._open()
+            elif self._state == "closed" and self._failures >= self._threshold:
+                self._open()
+
+    def release(self, admission: Admission) -> None:
+        """A call ended without a verdict (cancelled, or refused for a reason that says nothing of the upstream)."""
+        with self._lock:
+            if self._is_probe(admission):
+                self._probing = False
+
+    def _is_probe(self, admission: Admission) -> bool:
+        # Only the probe let in under the current half-open generation decides; anything older is stale.
+        return admission.probe and admission.generation == self._generation and self._state == "half_open"
 
     def _cooldown_over(self) -> bool:
         return self._clock() - self._opened_at >= self._cooldown
 
+    def _open(self) -> None:
+        self._opened_at = self._clock()
+        self._set("open")
+
     def _set(self, state: CircuitState) -> None:
         old, self._state = self._state, state
+        self._generation += 1
         report = log.warning if state == "open" else log.info
         report("llm_circuit", old=old, new=state, failures=self._failures)
         if self._on_change is not None:

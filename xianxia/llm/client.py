@@ -18,7 +18,7 @@ import structlog
 
 from xianxia.config import Settings
 from xianxia.engine.intents import ParsedIntent
-from xianxia.llm.breaker import CircuitBreaker, CircuitState
+from xianxia.llm.breaker import Admission, CircuitBreaker, CircuitState
 from xianxia.llm.errors import (
     InvalidLLMOutput,
     LLMAuthError,
@@ -56,6 +56,9 @@ CACHE_SIZE = 1024
 CACHE_TTL = 300.0
 INTENT_FIELDS = {"intent", "slots", "allowed", "reason"}
 
+#: The monotonic deadline of a call queued for the thread pool: its time in the queue counts against its budget.
+_queued_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("llm_queued_deadline", default=None)
+
 
 def player_hash(player_id: str | None) -> str | None:
     """DeepSeek's `user` field: a stable pseudonym, never the player's id itself."""
@@ -86,7 +89,7 @@ class DeepSeekClient:
         self._transport = transport
         self._sync_transport = sync_transport
         self._on_fatal = on_fatal
-        self._fatal_reported = False
+        self._fatal_armed = True
         self._fatal_lock = threading.Lock()
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._sync_sleep = sync_sleep if sync_sleep is not None else time.sleep
@@ -152,6 +155,11 @@ class DeepSeekClient:
     @property
     def circuit_state(self) -> CircuitState:
         return self._breaker.state
+
+    def rearm_fatal(self) -> None:
+        """Let the next 401/402 call `on_fatal` again: the app calls this whenever the mode goes to async or sync."""
+        with self._fatal_lock:
+            self._fatal_armed = True
 
     # -- low level: one chat completion ------------------------------------------------------------------------
 
@@ -249,68 +257,75 @@ class DeepSeekClient:
 
     async def _call_async(self, kind: Kind, body: dict[str, Any]) -> str:
         started = time.monotonic()
+        deadline = started + self._policy.budget
         outcome = "cancelled"
-        probe = False
+        admission: Admission | None = None
         try:
             self._require_key()
             client = self._require(self._client)
-            probe = self._breaker.acquire()
-            deadline = started + self._policy.total_budget
-            retrying = self._policy.async_retrying(kind, sleep=self._sleep, on_retry=self._on_retry(kind))
+            left = self._time_left(deadline)
+            admission = self._breaker.acquire()
+            retrying = self._policy.async_retrying(kind, left=left, sleep=self._sleep, on_retry=self._on_retry(kind))
             async for attempt in retrying:
                 with attempt:
-                    text = await self._attempt_async(client, body, self._attempt_timeout(deadline))
-            self._breaker.success()
+                    text = await self._attempt_async(client, body, self._time_left(deadline))
+            self._breaker.success(admission)
             outcome = "ok"
             return text
         except LLMError as exc:
-            outcome = self._failed(kind, probe, exc)
+            outcome = self._failed(kind, admission, exc)
             raise
         except BaseException:
-            self._breaker.release(probe)  # cancelled: no verdict on the upstream
+            self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
             self._observer.request(kind, outcome, time.monotonic() - started)
 
     def _call_sync(self, kind: Kind, body: dict[str, Any]) -> str:
         started = time.monotonic()
+        queued = _queued_deadline.get()
+        deadline = started + self._policy.budget if queued is None else queued
         outcome = "cancelled"
-        probe = False
+        admission: Admission | None = None
         try:
             self._require_key()
             client = self._require(self._sync_client)
-            probe = self._breaker.acquire()
-            deadline = started + self._policy.total_budget
-            for attempt in self._policy.retrying(kind, sleep=self._sync_sleep, on_retry=self._on_retry(kind)):
+            left = self._time_left(deadline)  # a call that queued its whole budget away says nothing of the upstream
+            admission = self._breaker.acquire()
+            retrying = self._policy.retrying(kind, left=left, sleep=self._sync_sleep, on_retry=self._on_retry(kind))
+            for attempt in retrying:
                 with attempt:
-                    text = self._attempt_sync(client, body, self._attempt_timeout(deadline))
-            self._breaker.success()
+                    text = self._attempt_sync(client, body, self._time_left(deadline))
+            self._breaker.success(admission)
             outcome = "ok"
             return text
         except LLMError as exc:
-            outcome = self._failed(kind, probe, exc)
+            outcome = self._failed(kind, admission, exc)
             raise
         except BaseException:
-            self._breaker.release(probe)  # cancelled: no verdict on the upstream
+            self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
             self._observer.request(kind, outcome, time.monotonic() - started)
 
-    def _attempt_timeout(self, deadline: float) -> float:
-        """Each attempt gets `llm_timeout`, the last one only what is left of the total budget."""
+    @staticmethod
+    def _time_left(deadline: float) -> float:
+        """What is left of the call's total budget (`llm_timeout`): the next attempt's deadline."""
         left = deadline - time.monotonic()
         if left <= 0:
             raise LLMTimeout("the LLM call's total time budget is spent")
-        return min(self._policy.attempt_timeout, left)
+        return left
 
-    def _failed(self, kind: Kind, probe: bool, exc: LLMError) -> str:
+    def _failed(self, kind: Kind, admission: Admission | None, exc: LLMError) -> str:
         """Settle the breaker and report a failed call; the outcome label."""
-        if should_retry(exc):
-            self._breaker.failure()  # the upstream is unwell
+        if admission is None:
+            pass  # refused before the breaker let it in (off, not started, circuit open)
+        elif should_retry(exc):
+            self._breaker.failure(admission)  # the upstream is unwell
         elif isinstance(exc, LLMUpstreamError | LLMBadAnswer):
-            self._breaker.success()  # it answered: it is up, our request or its answer was at fault
+            self._breaker.success(admission)  # it answered: it is up, our request or its answer was at fault
         else:
-            self._breaker.release(probe)  # refused here (busy, circuit open, off): says nothing of the upstream
+            self._breaker.release(admission)  # refused here (busy): says nothing of the upstream
         label = error_type(exc)
         self._observer.error(kind, label)
         if isinstance(exc, LLMAuthError):
@@ -318,6 +333,10 @@ class DeepSeekClient:
         else:
             log.info("llm_call_failed", kind=kind, error_type=label, error=str(exc)[:200])
         return label
+
+    def _release(self, admission: Admission | None) -> None:
+        if admission is not None:
+            self._breaker.release(admission)
 
     def _on_retry(self, kind: Kind) -> Callable[[str, object], None]:
         def report(reason: str, _state: object) -> None:
@@ -330,25 +349,27 @@ class DeepSeekClient:
             "DeepSeek API key rejected (401)" if exc.status_code == 401 else "DeepSeek account balance exhausted (402)"
         )
         log.error("llm_auth_failed", status=exc.status_code, reason=reason)
+        # At most one on_fatal per armed period: concurrent 402s switch the LLM off once; `rearm_fatal` re-arms.
         with self._fatal_lock:
-            first, self._fatal_reported = not self._fatal_reported, True
-        if first and self._on_fatal is not None:
+            armed, self._fatal_armed = self._fatal_armed, False
+        if armed and self._on_fatal is not None:
             self._on_fatal(reason)
 
     # -- one attempt -------------------------------------------------------------------------------------------
 
     async def _attempt_async(self, client: httpx.AsyncClient, body: dict[str, Any], seconds: float) -> str:
         slots = self._require(self._slots)
+        # One deadline for the slot and the request: the wait for a slot is part of the call's budget.
+        deadline = asyncio.get_running_loop().time() + seconds
         try:
-            # Waiting for a slot does not eat the attempt's deadline, but it is bounded too.
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout_at(deadline):
                 await slots.acquire()
         except TimeoutError:
             raise LLMBusy(f"no free LLM slot within {seconds:.1f}s") from None
         self._observer.inflight(1)
         try:
             # httpx's timeouts are per read: DeepSeek under load keeps a connection alive with blank lines.
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout_at(deadline):
                 async with client.stream("POST", COMPLETIONS_PATH, json=body) as response:
                     raw = bytearray()
                     async for chunk in response.aiter_bytes():
@@ -363,11 +384,12 @@ class DeepSeekClient:
         return _answer(response, bytes(raw))
 
     def _attempt_sync(self, client: httpx.Client, body: dict[str, Any], timeout: float) -> str:
+        deadline = time.monotonic() + timeout  # the wait for a slot is part of the call's budget
         if not self._thread_slots.acquire(timeout=timeout):
             raise LLMBusy(f"no free LLM slot within {timeout:.1f}s")
         self._observer.inflight(1)
-        deadline = time.monotonic() + timeout
-        per_read = httpx.Timeout(timeout, connect=min(self._settings.llm_connect_timeout, timeout))
+        left = max(0.001, deadline - time.monotonic())
+        per_read = httpx.Timeout(left, connect=min(self._settings.llm_connect_timeout, left))
         try:
             with client.stream("POST", COMPLETIONS_PATH, json=body, timeout=per_read) as response:
                 raw = bytearray()
@@ -416,14 +438,15 @@ class DeepSeekClient:
 
     async def _in_thread(self, kind: Kind, func: Callable[..., T], *args: Any) -> T:
         executor = self._require(self._executor)
-        queued = time.monotonic()
-        patience = self._policy.attempt_timeout
+        budget = self._policy.budget
+        deadline = time.monotonic() + budget
 
         def run() -> T:
-            # A call that waited its whole deadline for a free thread is refused rather than started late.
-            if time.monotonic() - queued > patience:
+            # A call that waited its whole budget for a free thread is refused rather than started late.
+            if time.monotonic() >= deadline:
                 self._observer.error(kind, "busy")
-                raise LLMBusy(f"no free LLM worker thread within {patience:.1f}s")
+                raise LLMBusy(f"no free LLM worker thread within {budget:.1f}s")
+            _queued_deadline.set(deadline)  # the time spent queued counts against the call's budget
             return func(*args)
 
         context = contextvars.copy_context()  # structlog's bound request values follow the call into the thread

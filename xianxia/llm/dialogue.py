@@ -12,7 +12,7 @@ import structlog
 from xianxia.config import LLMMode
 from xianxia.engine import Outcome, PlayerState
 from xianxia.llm.client import player_hash
-from xianxia.llm.errors import LLMError
+from xianxia.llm.errors import LLMError, error_type
 from xianxia.llm.prompts import build_chat_messages
 from xianxia.llm.validation import clean_text
 from xianxia.world import World
@@ -40,7 +40,11 @@ class ChatClient(Protocol):
 
 
 class NPCDialogue:
-    """The game's dialogue hook: the NPC's LLM reply, or None to keep the canned line."""
+    """The game's dialogue hook: the NPC's LLM reply, or None to keep the canned line.
+
+    Replying does not remember: the game calls `remember` once the action is committed, so an action redone
+    after a version conflict does not leave its exchange in the memory twice (or at all, if it never commits).
+    """
 
     def __init__(
         self,
@@ -62,6 +66,7 @@ class NPCDialogue:
         self._memory: OrderedDict[tuple[str, str], deque[tuple[str, str]]] = OrderedDict()
 
     async def __call__(self, state: PlayerState, outcome: Outcome, text: str | None) -> str | None:
+        """The NPC's reply to a carried-out talk; None keeps the canned line. Remembers nothing (see `remember`)."""
         # Both modes use the async client: the sync path exists for parsing and /chat/sync compatibility,
         # and `off` is the rollback switch that brings back the canned lines.
         if self._mode() == "off" or outcome.intent.intent != "talk" or not outcome.allowed:
@@ -69,10 +74,9 @@ class NPCDialogue:
         npc = self._world.npcs.get(outcome.intent.slot("target") or "")
         if npc is None:
             return None
-        said = clean_text(text, MAX_SAID_CHARS) or GREETING
-        key = (state.id, npc.id)
+        said = _said(text)
         messages = build_chat_messages(
-            said, persona=self._persona(npc.persona, outcome.state), history=self.history(key)
+            said, persona=self._persona(npc.persona, outcome.state), history=self.history((state.id, npc.id))
         )
         try:
             async with asyncio.timeout(self._budget):
@@ -81,17 +85,19 @@ class NPCDialogue:
             log.info("npc_dialogue_timeout", npc=npc.id, budget=self._budget)
             return None
         except LLMError as exc:
-            log.info("npc_dialogue_error", npc=npc.id, error_type=type(exc).__name__)
+            log.info("npc_dialogue_error", npc=npc.id, error_type=error_type(exc))
             return None
         except Exception:
             # Dialogue is flavour: a bug in its path keeps the canned line instead of failing the action.
             log.exception("npc_dialogue_crashed", npc=npc.id)
             return None
-        reply = clean_text(raw, MAX_REPLY_CHARS)
-        if not reply:
-            return None
-        self._remember(key, said, reply)
-        return reply
+        return clean_text(raw, MAX_REPLY_CHARS) or None
+
+    def remember(self, state: PlayerState, outcome: Outcome, text: str | None, line: str | None) -> None:
+        """Keep a committed exchange: `line` is what `__call__` answered for this state, outcome and text."""
+        npc_id = outcome.intent.slot("target") or ""
+        if line and outcome.intent.intent == "talk" and npc_id in self._world.npcs:
+            self._remember((state.id, npc_id), _said(text), line)
 
     def history(self, key: tuple[str, str]) -> tuple[tuple[str, str], ...]:
         """The remembered (player said, NPC answered) exchanges of one conversation, oldest first."""
@@ -117,3 +123,8 @@ class NPCDialogue:
         where = f"你在{scene.name}。" if scene is not None else ""
         who = f"对方是{realm.name}{state.stage}层的修士。" if realm is not None else "对方是一位修士。"
         return f"{persona}{where}{who}以角色口吻用中文回答，简短（不超过80字），不提及自己是AI，不跳出游戏。"
+
+
+def _said(text: str | None) -> str:
+    """What the player says to the NPC, as sent and as remembered."""
+    return clean_text(text, MAX_SAID_CHARS) or GREETING

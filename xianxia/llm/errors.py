@@ -82,7 +82,33 @@ class InvalidLLMOutput(LLMBadAnswer):
     """The answer is not a valid intent for this world."""
 
 
+#: Every error's label; a subclass not listed takes its nearest listed ancestor's.
+_LABELS: dict[type[BaseException], str] = {
+    LLMError: "error",
+    LLMUnavailable: "unavailable",
+    LLMTimeout: "timeout",
+    LLMConnectionError: "connection_error",
+    LLMUpstreamError: "upstream_error",
+    LLMRateLimited: "rate_limited",
+    LLMServerError: "server_error",
+    LLMAuthError: "auth",
+    LLMRequestRejected: "request_rejected",
+    LLMCircuitOpen: "circuit_open",
+    LLMBusy: "busy",
+    LLMBadAnswer: "bad_answer",
+    LLMBlankAnswer: "blank_answer",
+    InvalidLLMOutput: "invalid_output",
+}
+
+
 def error_type(exc: BaseException) -> str:
-    """A short snake_case label for metrics and logs: `LLMRateLimited` -> `rate_limited`."""
-    name = type(exc).__name__.removeprefix("LLM").replace("LLM", "Llm")
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    """The error's short snake_case label for metrics and logs: `LLMRateLimited` -> `rate_limited`."""
+    for cls in type(exc).__mro__:
+        if cls in _LABELS:
+            return _LABELS[cls]
+    return "unexpected"
+
+
+def error_code(exc: BaseException) -> str:
+    """The error's code in the API's `{"error": {"code"}}`: `LLMRateLimited` -> `llm_rate_limited`."""
+    return "llm_" + error_type(exc)

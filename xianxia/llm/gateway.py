@@ -10,7 +10,7 @@ import structlog
 
 from xianxia.config import LLMMode
 from xianxia.llm.client import DeepSeekClient
-from xianxia.llm.errors import LLMError, LLMUnavailable
+from xianxia.llm.errors import LLMError, LLMUnavailable, error_code
 
 log = structlog.get_logger(__name__)
 
@@ -21,13 +21,6 @@ ChatPath = Literal["auto", "thread"]
 def describe_error(exc: LLMError) -> dict[str, str]:
     """A batch item's error in the API's error shape."""
     return {"code": error_code(exc), "message": str(exc) or type(exc).__name__}
-
-
-def error_code(exc: LLMError) -> str:
-    """`LLMCircuitOpen` -> `llm_circuit_open`."""
-    name = type(exc).__name__
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-    return snake.replace("l_l_m", "llm")
 
 
 class LLMGateway:

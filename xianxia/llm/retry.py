@@ -1,5 +1,8 @@
 """The retry policy in one place: what is retried (`should_retry`), how long to wait (`wait_retry_after`), when to stop.
 
+One call, its retries and the waits between them all fit in `LLM_TIMEOUT`: each attempt gets what is left of it,
+and a wait that would not end in time stops the retrying at once.
+
 Like openai-python's `_should_retry` / `_calculate_retry_timeout`, expressed as tenacity's `retry=`, `wait=`, `stop=`.
 """
 
@@ -87,46 +90,49 @@ class wait_retry_after(wait_base):  # named like tenacity's own wait strategies
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How many attempts, each within what deadline, all within what total budget."""
+    """How many attempts, all of them and every wait between them within one total budget (`LLM_TIMEOUT`)."""
 
     max_attempts: int
-    attempt_timeout: float
+    budget: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(max_attempts=settings.llm_max_retries, attempt_timeout=settings.llm_timeout)
+        return cls(max_attempts=settings.llm_max_retries, budget=settings.llm_timeout)
 
-    @property
-    def total_budget(self) -> float:
-        """Every attempt and every wait fit in this; the last attempt's deadline shrinks to what is left."""
-        return self.attempt_timeout * self.max_attempts
-
-    def stop(self) -> stop_base:
-        return stop_after_attempt(self.max_attempts) | stop_before_delay(self.total_budget)
+    def stop(self, left: float) -> stop_base:
+        """Stop after the last attempt, or at once when the next wait would not end within the `left` seconds."""
+        return stop_after_attempt(self.max_attempts) | stop_before_delay(left)
 
     def wait(self) -> wait_base:
         # Full jitter (AWS's "exponential backoff and jitter"): 0..0.5 s, 0..1 s, 0..2 s, ... capped at 8 s.
         return wait_retry_after(wait_random_exponential(multiplier=INITIAL_BACKOFF, max=MAX_BACKOFF))
 
     def async_retrying(
-        self, kind: str, *, sleep: Callable[[float], Awaitable[None]], on_retry: OnRetry | None = None
+        self,
+        kind: str,
+        *,
+        left: float,
+        sleep: Callable[[float], Awaitable[None]],
+        on_retry: OnRetry | None = None,
     ) -> AsyncRetrying:
-        """The async retry loop for one call of `kind`."""
+        """The async retry loop for one call of `kind` that has `left` seconds of its budget."""
         return AsyncRetrying(
             retry=retry_if_exception(should_retry),
             wait=self.wait(),
-            stop=self.stop(),
+            stop=self.stop(left),
             sleep=sleep,
             before_sleep=_before_sleep(kind, on_retry),
             reraise=True,
         )
 
-    def retrying(self, kind: str, *, sleep: Callable[[float], None], on_retry: OnRetry | None = None) -> Retrying:
-        """The synchronous retry loop for one call of `kind`."""
+    def retrying(
+        self, kind: str, *, left: float, sleep: Callable[[float], None], on_retry: OnRetry | None = None
+    ) -> Retrying:
+        """The synchronous retry loop for one call of `kind` that has `left` seconds of its budget."""
         return Retrying(
             retry=retry_if_exception(should_retry),
             wait=self.wait(),
-            stop=self.stop(),
+            stop=self.stop(left),
             sleep=sleep,
             before_sleep=_before_sleep(kind, on_retry),
             reraise=True,

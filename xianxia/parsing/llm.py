@@ -11,9 +11,10 @@ from pydantic import ValidationError
 
 from xianxia.config import LLMMode
 from xianxia.engine import UNKNOWN, ParsedIntent
-from xianxia.llm.errors import LLMBadAnswer, LLMError
+from xianxia.llm.errors import LLMBadAnswer, LLMError, error_type
 from xianxia.llm.observer import LLMObserver, NullObserver
 from xianxia.parsing.base import IntentParser, ParseContext, ParseResult
+from xianxia.world import World
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +38,10 @@ class LLMParser:
         mode: Callable[[], LLMMode],
         budget: float,
         observer: LLMObserver | None = None,
+        world: World | None = None,
     ) -> None:
         self._client = client
+        self._world = world
         self._rules = rules
         self._mode = mode
         self._budget = budget
@@ -51,6 +54,7 @@ class LLMParser:
         if mode == "off":
             return self._decide("rules_only", fallback)
         ask = self._client.parse_async if mode == "async" else self._client.parse_in_thread
+        context = self._with_target_realm(context, fallback.intent)
         try:
             async with asyncio.timeout(self._budget):
                 answer = await ask(utterance, context)
@@ -62,13 +66,23 @@ class LLMParser:
             log.info("llm_parse_invalid", error=str(exc)[:200], mode=mode)
             return self._decide("fallback_invalid", fallback)
         except LLMError as exc:
-            log.info("llm_parse_error", error_type=type(exc).__name__, mode=mode)
+            log.info("llm_parse_error", error_type=error_type(exc), mode=mode)
             return self._decide("fallback_error", fallback)
         except Exception:
             # Any failure of the LLM path falls back (the design's promise); a bug here must not fail the action.
             log.exception("llm_parse_crashed", mode=mode)
             return self._decide("fallback_error", fallback)
         return self._compare(intent, fallback)
+
+    def _with_target_realm(self, context: ParseContext, rules: ParsedIntent) -> ParseContext:
+        """The context with the realm of the monster the rules parser found as the target, when it has none."""
+        # The game builds the context before anything is parsed, so only here can the target be known.
+        if self._world is None or context.target_realm is not None:
+            return context
+        monster = self._world.monsters.get(rules.slot("target") or "")
+        if monster is None:
+            return context
+        return context.model_copy(update={"target_realm": monster.realm})
 
     def _compare(self, intent: ParsedIntent, fallback: ParseResult) -> ParseResult:
         rules = fallback.intent

@@ -10,6 +10,9 @@ How a text is read:
 5. Otherwise a bare entity implies its natural intent: a scene is a move, a monster an attack, an NPC a talk, and
    an item is bought when a quantity is given or the shop here sells it, else used.
 6. Nothing found: `unknown`, with a hint built from the closest vocabulary.
+7. A buy or sell count must be 1..999 (the engine's slot range). A count outside it ("买一千颗", "买0颗") is never
+   clamped or replaced, since buying 999 of something by accident costs a fortune: the answer is `unknown` with a
+   reason naming the item, "数量须在1到999之间，请重新说要买多少回气丹。", so the player can say it again.
 
 An alias several entities share goes to the one present in the context scene; a word naming an absent entity
 goes to an entity here whose name contains it ("蛇" in 禁地 is the 千年妖蛇 there).
@@ -56,6 +59,7 @@ HINT_SUGGESTIONS = 3
 HINT_INPUT_CHARS = 40
 SNIPPET_CHARS = 20
 NOT_UNDERSTOOD = "听不懂“{}”。"
+QUANTITY_OUT_OF_RANGE = "数量须在1到{maximum}之间，请重新说要{verb}多少{item}。"
 MAYBE = "也许你想说："
 
 Decision = tuple[str, Match | None, Entity | None]
@@ -102,7 +106,10 @@ class RulesParser:
         if entity is not None and intent in SLOT_NAMES:
             slots[SLOT_NAMES[intent]] = entity.id
         if intent in ("buy", "sell"):
-            slots["quantity"] = _quantity(numbers, mention)
+            quantity = _quantity(numbers, mention)
+            if not 1 <= quantity <= MAX_QUANTITY:
+                return ParsedIntent(intent=UNKNOWN, reason=self._quantity_out_of_range(intent, entity))
+            slots["quantity"] = quantity
         return ParsedIntent(intent=intent, slots=slots)
 
     def hint(self, utterance: str) -> str:
@@ -120,6 +127,12 @@ class RulesParser:
         if len(shown) > SNIPPET_CHARS:
             shown = shown[:SNIPPET_CHARS] + "…"
         return (NOT_UNDERSTOOD.format(shown) if shown else "") + self.hint(utterance)
+
+    def _quantity_out_of_range(self, intent: str, entity: Entity | None) -> str:
+        vocabulary = self.world.intents[intent]
+        verb = vocabulary.zh[0] if vocabulary.zh else ""
+        item = self.world.items[entity.id].name if entity is not None else ""
+        return QUANTITY_OUT_OF_RANGE.format(maximum=MAX_QUANTITY, verb=verb, item=item)
 
     def _verb_with_entity(self, verbs: list[Match], mentions: list[Match], scene: str | None) -> Decision | None:
         best: tuple[int, int, Decision] | None = None
@@ -292,7 +305,7 @@ def _nearest_objects(verb: Match, mentions: list[Match]) -> list[Match]:
 
 
 def _quantity(numbers: list[tuple[int, int]], mention: Match | None) -> int:
-    """The number said nearest before the item ("三颗回气丹"), else after it ("回气丹三颗"), else 1."""
+    """The number said nearest before the item ("三颗回气丹"), else after it ("回气丹三颗"), else 1; not clamped."""
     if not numbers:
         return 1
     if mention is None:
@@ -301,4 +314,4 @@ def _quantity(numbers: list[tuple[int, int]], mention: Match | None) -> int:
         before = [value for position, value in numbers if position < mention.start]
         after = [value for position, value in numbers if position >= mention.end]
         value = before[-1] if before else after[0] if after else numbers[0][1]
-    return max(1, min(MAX_QUANTITY, value))
+    return value

@@ -16,6 +16,19 @@ EntityKind = Literal["scene", "npc", "monster", "item"]
 SLOTLESS_INTENTS = frozenset({"look", "cultivate", "breakthrough", "explore", "rest", "status", "inventory", "help"})
 
 _DIGITS = re.compile(r"\d+")
+#: Numeral grammar every world needs beside its own number words (which win on a clash): zero and the units
+#: that make 两百, 三千, 一万 and "two hundred" one number.
+CHINESE_NUMERALS: dict[str, int] = {"零": 0, "〇": 0, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
+ENGLISH_NUMERALS: dict[str, int] = {"zero": 0, "hundred": 100, "thousand": 1000, "million": 1_000_000}
+#: Values that multiply what comes before them; from 万 up they close a whole section (一万五千 is 15000).
+_UNITS = frozenset({10, 100, 1000, 10_000, 1_000_000, 100_000_000})
+_SECTION_UNIT = 10_000
+#: Numbers are exact up to here; anything larger only needs to read as "too many", and big ints stay cheap.
+NUMBER_CAP = 10**12
+_NUMBER_CAP_DIGITS = len(str(NUMBER_CAP))
+#: What may stand between two English number words of one number: "two hundred", "a hundred and five".
+_ENGLISH_JOINS = ("", " ")
+_ENGLISH_AND = " and "
 #: Short English words ("i", "l", "me", "go") are too common to decide an intent against a named entity.
 _WEAK_WORD_CHARS = 2
 
@@ -53,6 +66,22 @@ class Match:
     @property
     def length(self) -> int:
         return self.end - self.start
+
+
+@dataclass(frozen=True, order=True)
+class Numeral:
+    """One number word or digit run at [start, end): 三, 百, "hundred", "42"."""
+
+    start: int
+    end: int
+    value: int
+    #: A numeral word (十, 百, "hundred"), not digits: only words multiply.
+    word: bool
+    chinese: bool
+
+    @property
+    def unit(self) -> bool:
+        return self.word and self.value in _UNITS
 
 
 def plural_forms(surface: str) -> tuple[str, ...]:
@@ -94,8 +123,8 @@ class Vocabulary:
         self._add_entities("npc", ((n.id, n.name, n.aliases) for n in world.npcs.values()))
         self._add_entities("monster", ((m.id, m.name, m.aliases) for m in world.monsters.values()))
         self._add_entities("item", ((i.id, i.name, i.aliases) for i in world.items.values()))
-        numbers = world.settings.number_words.items()
-        #: Single-character numerals (一, 两, 十) chain into numbers; English words stand alone.
+        numbers = [*CHINESE_NUMERALS.items(), *ENGLISH_NUMERALS.items(), *world.settings.number_words.items()]
+        #: Single-character numerals (一, 两, 十, 百) chain into numbers; English words join across a space.
         self.digit_words = {word: value for word, value in numbers if len(word) == 1 and not is_word_char(word)}
         self.english_numbers = {normalize(word): value for word, value in numbers if word.isascii() and normalize(word)}
 
@@ -137,42 +166,69 @@ class Vocabulary:
         return sorted(chosen, key=lambda m: m.start)
 
     def numbers(self, text: str, matches: list[Match]) -> list[tuple[int, int]]:
-        """(position, value) of every number outside the matched words: digits, 三/两/十二, "two"."""
+        """(position, value) of every number outside the matched words: 42, 三, 十二, 两百, "two hundred"."""
         covered = [False] * len(text)
         for match in matches:
             covered[match.start : match.end] = [True] * match.length
-        found: list[tuple[int, int]] = []
+        groups: list[list[Numeral]] = []
+        for numeral in sorted(self._numerals(text, covered)):
+            if groups and _joins(text, groups[-1][-1], numeral):
+                groups[-1].append(numeral)
+            else:
+                groups.append([numeral])
+        return [(group[0].start, compose(group)) for group in groups]
+
+    def _numerals(self, text: str, covered: list[bool]) -> list[Numeral]:
+        found: list[Numeral] = []
         for digits in _DIGITS.finditer(text):
             if not any(covered[digits.start() : digits.end()]):
-                # Past three digits the value is above any quantity anyway; this also avoids huge int parsing.
-                found.append((digits.start(), int(digits.group()) if len(digits.group()) <= 3 else 1000))
-        position = 0
-        while position < len(text):
-            end = position
-            while end < len(text) and not covered[end] and text[end] in self.digit_words:
-                end += 1
-            if end > position:
-                found.append((position, self._compose([self.digit_words[c] for c in text[position:end]])))
-                position = end
-            else:
-                position += 1
+                significant = digits.group().lstrip("0") or "0"
+                # A longer run is "too many" anyway; reading it whole would also hit Python's int-parsing limit.
+                value = int(significant) if len(significant) < _NUMBER_CAP_DIGITS else NUMBER_CAP
+                found.append(Numeral(digits.start(), digits.end(), min(value, NUMBER_CAP), False, False))
+        for position, char in enumerate(text):
+            if not covered[position] and char in self.digit_words:
+                found.append(Numeral(position, position + 1, self.digit_words[char], True, True))
         for word, value in self.english_numbers.items():
             start = text.find(word)
             while start != -1:
                 end = start + len(word)
                 if bounded(text, start, end) and not any(covered[start:end]):
-                    found.append((start, value))
+                    found.append(Numeral(start, end, value, True, False))
                 start = text.find(word, start + 1)
-        return sorted(found)
+        return found
 
-    @staticmethod
-    def _compose(values: list[int]) -> int:
-        """Chinese numerals: 十二 is 12, 二十五 is 25, 三 is 3."""
-        total, current = 0, 0
-        for value in values:
-            if value == 10:
-                total += (current or 1) * 10
-                current = 0
-            else:
-                current = current * 10 + value
-        return total + current
+
+def _joins(text: str, last: Numeral, numeral: Numeral) -> bool:
+    """True when a numeral continues the number before it: 两+百, 5+百, "two" "hundred", "hundred and" "five"."""
+    gap = text[last.end : numeral.start]
+    if last.chinese and numeral.chinese:
+        return gap == ""
+    if last.chinese or numeral.chinese:
+        return gap == "" and numeral.unit
+    joined = gap in _ENGLISH_JOINS or (gap == _ENGLISH_AND and last.unit)
+    # Two plain numbers side by side ("2 two") are two numbers; a unit on either side makes them one.
+    return joined and (numeral.unit or last.unit)
+
+
+def compose(numerals: list[Numeral]) -> int:
+    """One number from its numerals: 十二 is 12, 三百零五 305, 三百五 350, 一万五千 15000, "two hundred" 200."""
+    total, section, current = 0, 0, 0
+    for numeral in numerals:
+        value = numeral.value
+        if not numeral.unit:
+            # 一二三 reads digit by digit; anywhere else a plain numeral starts the current count.
+            current = min(NUMBER_CAP, current * 10 + value)
+        elif value >= _SECTION_UNIT:
+            total = min(NUMBER_CAP, total + ((section + current) or 1) * value)
+            section, current = 0, 0
+        elif current == 0 and 0 < section < value:
+            # "two hundred thousand": the unit multiplies the whole section said so far.
+            section, current = min(NUMBER_CAP, section * value), 0
+        else:
+            section, current = min(NUMBER_CAP, section + (current or 1) * value), 0
+    dropped_unit = numerals[-2] if len(numerals) >= 2 else None
+    if dropped_unit and dropped_unit.chinese and dropped_unit.unit and dropped_unit.value >= 100 and current < 10:
+        # Spoken Chinese drops the last unit: 三百五 is 350 and 一万五 is 15000 (but 三百零五 keeps 305).
+        current *= dropped_unit.value // 10
+    return min(NUMBER_CAP, total + section + current)

@@ -31,6 +31,25 @@ def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+#: Column order of `task_row`, for both backends' INSERT.
+TASK_COLUMNS = "id, kind, status, payload, result, error, owner, created_at, updated_at"
+
+
+def task_row(task: TaskRecord) -> tuple[Any, ...]:
+    """A task's values in `TASK_COLUMNS` order."""
+    return (
+        task.id,
+        task.kind,
+        task.status,
+        dump_json(task.payload),
+        dump_optional_json(task.result),
+        task.error,
+        task.owner,
+        task.created_at,
+        task.updated_at,
+    )
+
+
 def player_record(row: Row) -> PlayerRecord:
     return PlayerRecord(
         state=PlayerState.model_validate_json(row["state"]),

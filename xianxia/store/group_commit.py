@@ -138,6 +138,22 @@ class GroupCommitter:
         _fail(queued, error)
 
 
+class GroupCommitting:
+    """What a group-committing store shows of its committer (for metrics and tests)."""
+
+    _committer: GroupCommitter
+
+    @property
+    def commit_stats(self) -> CommitStats:
+        """Batches and actions committed by this store instance."""
+        return self._committer.stats
+
+    @property
+    def pending_commits(self) -> int:
+        """Actions queued for the next batch."""
+        return self._committer.pending
+
+
 def _fail(batch: list[tuple[ActionRecord, asyncio.Future[None]]], error: StoreError) -> None:
     for _, future in batch:
         if not future.done():

@@ -29,20 +29,21 @@ from xianxia.store.base import (
     TaskStatus,
 )
 from xianxia.store.codec import (
+    TASK_COLUMNS,
     ActionRows,
     action_rows,
-    dump_json,
     dump_optional_json,
     load_json,
     log_entry,
     player_record,
     setting_record,
     task_record,
+    task_row,
 )
 from xianxia.store.group_commit import (
     DEFAULT_MAX_BATCH,
-    CommitStats,
     GroupCommitter,
+    GroupCommitting,
     Rejected,
     conflict_error,
     duplicate_error,
@@ -94,7 +95,7 @@ RETURNING *
 """
 
 
-class PostgresStore:
+class PostgresStore(GroupCommitting):
     """Players, log, idempotency keys, settings and tasks in PostgreSQL, optionally in their own schema."""
 
     def __init__(
@@ -121,16 +122,6 @@ class PostgresStore:
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._pool: Any = None
         self._committer = GroupCommitter(self._write_batch, max_batch=batch_size)
-
-    @property
-    def commit_stats(self) -> CommitStats:
-        """Batches and actions committed by this store instance."""
-        return self._committer.stats
-
-    @property
-    def pending_commits(self) -> int:
-        """Actions queued for the next batch."""
-        return self._committer.pending
 
     def _server_settings(self) -> dict[str, str]:
         return {"search_path": f'"{self.schema}"'} if self.schema else {}
@@ -317,17 +308,7 @@ class PostgresStore:
         async with self._connection("create_task") as conn:
             try:
                 await conn.execute(
-                    "INSERT INTO tasks (id, kind, status, payload, result, error, owner, created_at, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    task.id,
-                    task.kind,
-                    task.status,
-                    dump_json(task.payload),
-                    dump_optional_json(task.result),
-                    task.error,
-                    task.owner,
-                    task.created_at,
-                    task.updated_at,
+                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", *task_row(task)
                 )
             except asyncpg.UniqueViolationError as exc:
                 raise StoreError(f"task {task.id} already exists") from exc

@@ -31,14 +31,14 @@ from xianxia.store.base import (
     TaskStatus,
 )
 from xianxia.store.codec import load_json, log_entry, player_record, setting_record, task_record
-from xianxia.store.group_commit import DEFAULT_MAX_BATCH, CommitStats, GroupCommitter
+from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter, GroupCommitting
 from xianxia.store.sqlite_writer import SYNCHRONOUS_LEVELS, SQLiteWriter
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class SQLiteStore:
+class SQLiteStore(GroupCommitting):
     """The default store: one SQLite file, safe to share between worker processes on one machine."""
 
     def __init__(
@@ -65,16 +65,6 @@ class SQLiteStore:
         self._next_reader = 0
         self._file_identity: tuple[int, int] | None = None
         self._committer = GroupCommitter(self._write_batch, max_batch=batch_size)
-
-    @property
-    def commit_stats(self) -> CommitStats:
-        """Batches and actions committed by this store instance."""
-        return self._committer.stats
-
-    @property
-    def pending_commits(self) -> int:
-        """Actions queued for the next batch."""
-        return self._committer.pending
 
     async def open(self) -> None:
         """Create the file and its folder, switch to WAL, migrate, and connect the readers."""

@@ -22,7 +22,15 @@ from xianxia.store.base import (
     TaskRecord,
     TaskStatus,
 )
-from xianxia.store.codec import ActionRows, action_rows, dump_json, dump_optional_json, setting_record, task_record
+from xianxia.store.codec import (
+    TASK_COLUMNS,
+    ActionRows,
+    action_rows,
+    dump_optional_json,
+    setting_record,
+    task_record,
+    task_row,
+)
 from xianxia.store.group_commit import Rejected, conflict_error, duplicate_error
 from xianxia.store.migrations import SQLITE_MIGRATIONS
 
@@ -186,21 +194,7 @@ class SQLiteWriter:
 
     def create_task(self, task: TaskRecord) -> None:
         with _unique("task", task.id), self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO tasks (id, kind, status, payload, result, error, owner, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    task.id,
-                    task.kind,
-                    task.status,
-                    dump_json(task.payload),
-                    dump_optional_json(task.result),
-                    task.error,
-                    task.owner,
-                    task.created_at,
-                    task.updated_at,
-                ),
-            )
+            conn.execute(f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", task_row(task))
 
     def update_task(self, task_id: str, status: TaskStatus, owner: str | None, result: Any, error: str | None) -> None:
         with self._transaction() as conn:

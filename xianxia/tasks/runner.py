@@ -16,6 +16,11 @@ from xianxia.store.base import Store, StoreError, TaskRecord
 
 log = structlog.get_logger(__name__)
 
+
+class TaskQueueFull(Exception):
+    """This process already runs as many tasks as it may; try again later."""
+
+
 #: Runs a task's payload and returns its JSON result.
 TaskHandler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -30,6 +35,7 @@ class TaskRunner:
         *,
         heartbeat_seconds: float = 5.0,
         stale_after: float = 30.0,
+        max_running: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
@@ -37,6 +43,7 @@ class TaskRunner:
         self._handlers = handlers
         self._heartbeat_seconds = heartbeat_seconds
         self._stale_after = stale_after
+        self._max_running = max_running
         self._clock = clock
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
@@ -61,6 +68,8 @@ class TaskRunner:
         """Store a new task and start it here."""
         if kind not in self._handlers:
             raise ValueError(f"unknown task kind {kind!r}")
+        if len(self._running) >= self._max_running:
+            raise TaskQueueFull(f"{len(self._running)} tasks already running here; retry later")
         now = self._clock()
         record = TaskRecord(
             id=secrets.token_hex(12),
@@ -77,7 +86,10 @@ class TaskRunner:
 
     async def adopt_orphans(self) -> list[str]:
         """Claim tasks left pending or running by an owner that stopped heartbeating, and run them."""
-        claimed = await self._store.claim_tasks(self.owner, stale_before=self._clock() - self._stale_after)
+        room = self._max_running - len(self._running)
+        if room <= 0:
+            return []
+        claimed = await self._store.claim_tasks(self.owner, stale_before=self._clock() - self._stale_after, limit=room)
         for record in claimed:
             log.warning("task_adopted", task_id=record.id, previous_status=record.status)
             self._start(record)

@@ -13,7 +13,7 @@ import structlog
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 
-from xianxia.config import Settings
+from xianxia.config import LLMMode, Settings
 from xianxia.control.mode import ModeSwitch
 from xianxia.engine import Outcome
 from xianxia.game.service import GameService
@@ -54,28 +54,46 @@ def create_app(
     world = world or load_world(settings.world_dir)
     store = store or create_store(settings.database_url)
     metrics = Metrics()
+    client: DeepSeekClient | None = None
+
+    def mode_changed(mode: LLMMode) -> None:
+        metrics.mode(mode)
+        if mode != "off" and client is not None:
+            client.rearm_fatal()  # switched back on: the next 401/402 must switch it off again
+
     modes = ModeSwitch(
         store,
         settings.llm_mode,
         llm_available=settings.deepseek_api_key is not None,
         refresh_seconds=settings.mode_refresh_seconds,
-        on_change=metrics.mode,
+        on_change=mode_changed,
     )
     loop_holder: dict[str, asyncio.AbstractEventLoop] = {}
+    pending_switches: set[asyncio.Task[None]] = set()
+
+    async def store_off(reason: str) -> None:
+        try:
+            await modes.set("off", changed_by="upstream", reason=reason)
+        except Exception:
+            # The store is down too: this worker stops calling the upstream anyway (the client's latch);
+            # the others find out from their own 401/402.
+            log.exception("llm_mode_switch_failed", reason=reason)
 
     def switch_off(reason: str) -> None:
         """401/402 from the upstream: turn the LLM off for every worker (may be called from the thread pool)."""
+        metrics.llm_fatal.labels("402" if "402" in reason else "401").inc()
         loop = loop_holder.get("loop")
         if loop is None:
             return
 
         def schedule() -> None:
-            loop.create_task(modes.set("off", changed_by="upstream", reason=reason))
+            task = loop.create_task(store_off(reason))
+            pending_switches.add(task)
+            task.add_done_callback(pending_switches.discard)
 
         loop.call_soon_threadsafe(schedule)
 
     rules = RulesParser(world)
-    client: DeepSeekClient | None = None
     parser: IntentParser = rules
     dialogue: NPCDialogue | None = None
     if settings.deepseek_api_key is not None:
@@ -105,12 +123,11 @@ def create_app(
         {"llm_batch": gateway.run_batch_task},
         heartbeat_seconds=settings.task_heartbeat_seconds,
         stale_after=settings.task_stale_seconds,
+        max_running=settings.task_max_running,
     )
 
     app = Quart("xianxia")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, QUART_SCHEMA_CONVERT_CASING=False)
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     QuartSchema(
         app,
         openapi_path="/openapi.json",
@@ -118,7 +135,11 @@ def create_app(
         redoc_ui_path=None,
         scalar_ui_path=None,
         info={"title": "Xianxia World Engine", "version": VERSION},
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
     )
+    # After QuartSchema, which installs its own JSON provider: Chinese stays readable, fields keep their order.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = Services(
         settings=settings,
         world=world,

@@ -6,20 +6,23 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from quart import Quart, Response, jsonify
+from quart import Quart, Response
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from xianxia.game.errors import ActionContention, InvalidRequest, PlayerNotFound
+from xianxia.game.errors import ActionContention, IdempotencyKeyReused, InvalidRequest, PlayerNotFound
 from xianxia.llm.errors import (
     LLMBusy,
     LLMCircuitOpen,
     LLMError,
+    LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
+    error_code,
 )
-from xianxia.llm.gateway import error_code
 from xianxia.store.base import StoreUnavailable
+from xianxia.tasks.runner import TaskQueueFull
+from xianxia.web.responses import json_response
 
 log = structlog.get_logger(__name__)
 
@@ -72,10 +75,8 @@ class ServiceUnavailable(APIError):
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message, **extra}
-    response = jsonify({"error": body})
-    response.status_code = status
-    return response
+    """The one error shape: `{"error": {"code", "message", ...}}`."""
+    return json_response({"error": {"code": code, "message": message, **extra}}, status)
 
 
 def describe_validation_error(exc: ValidationError | Exception) -> tuple[str, list[dict[str, Any]]]:
@@ -91,8 +92,9 @@ def describe_validation_error(exc: ValidationError | Exception) -> tuple[str, li
 
 
 def llm_status(exc: LLMError) -> int:
-    """503 when the LLM is off or resting, 429 when saturated, 504 on a deadline, 502 for a bad upstream."""
-    if isinstance(exc, LLMUnavailable | LLMCircuitOpen):
+    """503 when the LLM is off, resting or rate-limited upstream, 429 when saturated here, 504 on a deadline,
+    502 for a bad upstream answer."""
+    if isinstance(exc, LLMUnavailable | LLMCircuitOpen | LLMRateLimited):
         return 503
     if isinstance(exc, LLMBusy):
         return 429
@@ -115,6 +117,19 @@ def register_error_handlers(app: Quart) -> None:
         message, problems = describe_validation_error(exc.validation_error)
         return error_response(422, "invalid_request", message, fields=problems)
 
+    @app.errorhandler(ValidationError)
+    async def _model_error(exc: ValidationError) -> Response:
+        message, problems = describe_validation_error(exc)
+        return error_response(422, "invalid_request", message, fields=problems)
+
+    @app.errorhandler(UnicodeDecodeError)
+    async def _not_utf8(exc: UnicodeDecodeError) -> Response:
+        return error_response(400, "bad_request", "malformed request body: expected UTF-8 encoded JSON")
+
+    @app.errorhandler(RecursionError)
+    async def _too_deep(exc: RecursionError) -> Response:
+        return error_response(400, "bad_request", "malformed request body: JSON nested too deeply")
+
     @app.errorhandler(InvalidRequest)
     async def _invalid(exc: InvalidRequest) -> Response:
         return error_response(422, "invalid_request", str(exc), fields=[{"field": exc.field, "message": exc.message}])
@@ -122,6 +137,20 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(PlayerNotFound)
     async def _no_player(exc: PlayerNotFound) -> Response:
         return error_response(404, "player_not_found", f"no player with id {exc.args[0]!r}")
+
+    @app.errorhandler(IdempotencyKeyReused)
+    async def _key_reused(exc: IdempotencyKeyReused) -> Response:
+        return error_response(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different action; use a new key for a new action",
+        )
+
+    @app.errorhandler(TaskQueueFull)
+    async def _tasks_full(exc: TaskQueueFull) -> Response:
+        response = error_response(429, "too_many_tasks", str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(ActionContention)
     async def _contention(exc: ActionContention) -> Response:

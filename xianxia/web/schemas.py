@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xianxia.config import LLMMode
 from xianxia.engine import ALLOWED_INTENTS
+from xianxia.engine.intents import SlotValue
 
 #: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
 TEXT_CEILING = 10_000
@@ -39,7 +40,7 @@ class Act(Body):
 
     text: str | None = Field(None, min_length=1, max_length=TEXT_CEILING, examples=["去坊市"])
     intent: str | None = Field(None, examples=["move"])
-    slots: dict[str, str | int] = Field(default_factory=dict, max_length=4, examples=[{"target": "fangshi"}])
+    slots: dict[str, SlotValue] = Field(default_factory=dict, max_length=4, examples=[{"target": "fangshi"}])
 
     @model_validator(mode="after")
     def _one_of(self) -> Act:

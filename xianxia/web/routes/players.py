@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from typing import Any
 
-from quart import Blueprint, request
+from quart import Blueprint, Response, request
 from quart_schema import document_response, validate_request
 
 from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
 from xianxia.web.auth import authorized_player
+from xianxia.web.responses import json_response
 from xianxia.web.schemas import (
     Act,
     ActionOut,
@@ -33,28 +33,28 @@ LOG_PAGE_MAX = 1000
 @validate_request(CreatePlayer)
 @document_response(CreatedPlayer, 201)
 @document_response(ErrorBody, 422)
-async def create_player(data: CreatePlayer) -> tuple[dict[str, Any], int]:
+async def create_player(data: CreatePlayer) -> Response:
     """Create a player; the answer carries its secret bearer token (shown once)."""
     game = services().game
     state, token = await game.create_player(data.name)
-    return {"player": game.view(state), "token": token}, 201
+    return json_response({"player": game.view(state), "token": token}, 201)
 
 
 @blueprint.get("/<player_id>")
 @document_response(PlayerEnvelope)
-async def get_player(player_id: str) -> dict[str, Any]:
+async def get_player(player_id: str) -> Response:
     """The player, for its own token."""
     record = await authorized_player(player_id)
-    return {"player": services().game.view(record.state)}
+    return json_response({"player": services().game.view(record.state)})
 
 
 @blueprint.post("/<player_id>/act")
 @validate_request(Act)
 @document_response(ActionOut)
 @document_response(ErrorBody, 422)
-async def act(player_id: str, data: Act) -> tuple[dict[str, Any], int, dict[str, str]]:
+async def act(player_id: str, data: Act) -> Response:
     """Say something (`text`) or do something (`intent` + `slots`); exactly once per Idempotency-Key."""
-    await authorized_player(player_id)
+    record = await authorized_player(player_id)
     limit = services().settings.max_text_chars
     if data.text is not None and len(data.text) > limit:
         raise InvalidRequest("text", f"too long: {len(data.text)} characters, the limit is {limit}")
@@ -62,24 +62,26 @@ async def act(player_id: str, data: Act) -> tuple[dict[str, Any], int, dict[str,
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidRequest("Idempotency-Key", "must be 1 to 128 printable ASCII characters without spaces")
     intent = ParsedIntent(intent=data.intent, slots=data.slots) if data.intent is not None else None
-    answer = await services().game.act(player_id, text=data.text, intent=intent, idempotency_key=key)
+    answer = await services().game.act(player_id, text=data.text, intent=intent, idempotency_key=key, known=record)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return answer.body, 200, headers
+    return json_response(answer.body, headers=headers)
 
 
 @blueprint.get("/<player_id>/log")
 @document_response(LogOut)
-async def action_log(player_id: str) -> dict[str, Any]:
+async def action_log(player_id: str) -> Response:
     """The player's action log, oldest first; page with `?after=<seq>&limit=<n>`."""
     await authorized_player(player_id)
     after = _int_arg("after", 0, minimum=0)
     limit = _int_arg("limit", LOG_PAGE_MAX, minimum=1, maximum=LOG_PAGE_MAX)
     entries = await services().game.action_log(player_id, after_seq=after, limit=limit)
-    return {
-        "player_id": player_id,
-        "entries": [asdict(entry) for entry in entries],
-        "next_after": entries[-1].seq if len(entries) == limit else None,
-    }
+    return json_response(
+        {
+            "player_id": player_id,
+            "entries": [asdict(entry) for entry in entries],
+            "next_after": entries[-1].seq if len(entries) == limit else None,
+        }
+    )
 
 
 def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

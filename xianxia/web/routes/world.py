@@ -6,6 +6,7 @@ from typing import Any
 
 from quart import Blueprint
 
+from xianxia.engine import laws_in_force
 from xianxia.web.errors import NotFound
 from xianxia.web.services import services
 from xianxia.world import World
@@ -42,7 +43,7 @@ async def scene(scene_id: str) -> dict[str, Any]:
     found = world.scenes.get(scene_id)
     if found is None:
         raise NotFound(f"no scene with id {scene_id!r}")
-    laws = [law.id for law in world.laws if scene_id in getattr(law, "scenes", ()) or not hasattr(law, "scenes")]
+    laws = [law.id for law in laws_in_force(world, scene_id)]
     return {
         "scene": {
             "id": found.id,
