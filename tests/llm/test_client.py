@@ -59,7 +59,7 @@ async def test_parse_async_sends_json_mode_and_a_hashed_user_and_returns_the_val
     assert result == {"intent": "cultivate", "slots": {}, "allowed": True, "reason": ""}
     body = harness.bodies()[0]
     assert body["response_format"] == {"type": "json_object"}
-    assert body["user"] == hashlib.sha256(b"player-1").hexdigest()[:16]
+    assert body["user_id"] == hashlib.sha256(b"player-1").hexdigest()[:16]
     assert "player-1" not in str(body)
 
 

@@ -256,6 +256,6 @@ async def test_real_client_carries_the_npc_reply(world: World) -> None:
     finally:
         await client.aclose()
     assert line == "贫道观你骨骼清奇。"
-    assert sent[0]["user"] == player_hash("p1")
+    assert sent[0]["user_id"] == player_hash("p1")
     messages = sent[0]["messages"]
     assert isinstance(messages, list) and messages[-1] == {"role": "user", "content": "请教"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,15 @@ async def test_upstream_401_switches_the_mode_off(
     assert services.modes.requested == "off"
     ready = await json_of(await llm_client.get("/readyz"))
     assert ready["checks"]["llm"]["mode"] == "off" and ready["checks"]["llm"]["changed_by"] == "upstream"
+
+
+async def test_shutdown_closes_the_client_and_leaves_no_task_behind(llm_settings: Settings, upstream: Upstream) -> None:
+    before = asyncio.all_tasks()
+    app = create_app(llm_settings, llm_transport=upstream.transport(), llm_sync_transport=upstream.sync_transport())
+    services: Services = app.extensions[EXTENSION_KEY]
+    async with app.test_app() as running:
+        assert services.client is not None and services.client.is_open
+        await json_of(await running.test_client().post("/api/llm/batch", json={"prompts": ["甲"], "mode": "task"}), 202)
+    assert not services.client.is_open
+    leftovers = [task for task in asyncio.all_tasks() - before if not task.done()]
+    assert leftovers == [], leftovers

@@ -33,7 +33,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     response_format: ResponseFormat | None = None
     max_tokens: int | None = Field(None, ge=1)
-    user: str | None = None
+    user_id: str | None = None
     stream: bool = False
 
     @property

@@ -55,6 +55,8 @@ MAX_ANSWER_BYTES = 2 * 1024 * 1024
 CACHE_SIZE = 1024
 CACHE_TTL = 300.0
 INTENT_FIELDS = {"intent", "slots", "allowed", "reason"}
+#: The request field DeepSeek identifies an end user by (a pseudonym: `player_hash`).
+USER_FIELD = "user_id"
 
 #: The monotonic deadline of a call queued for the thread pool: its time in the queue counts against its budget.
 _queued_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("llm_queued_deadline", default=None)
@@ -151,6 +153,11 @@ class DeepSeekClient:
             await asyncio.to_thread(executor.shutdown, wait=True)
         if client is not None:
             log.info("llm_client_closed")
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the pooled upstream client is open (between `start` and `aclose`)."""
+        return self._client is not None and not self._client.is_closed
 
     @property
     def circuit_state(self) -> CircuitState:
@@ -414,7 +421,7 @@ class DeepSeekClient:
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         if user is not None:
-            body["user"] = user
+            body[USER_FIELD] = user
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
         return body
