@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,13 @@ UPSTREAM_LATENCY = 1.0
 @contextmanager
 def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     """hypercorn with one worker on a free port."""
+    with serve_process(app, env, log) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def serve_process(app: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """hypercorn with one worker on a free port: its URL and the server's pid."""
     port = free_port()
     command = [sys.executable, "-m", "hypercorn", "--config", str(ROOT / "deploy" / "hypercorn.toml")]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", app]
@@ -45,7 +51,7 @@ def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(f"{url}/healthz" if "xianxia" in app else f"{url}/nothing", process, log, accept_404=True)
-        yield url
+        yield url, process.pid
     finally:
         stop(process)
 
@@ -159,16 +165,62 @@ async def bench_llm_burst(tmp: Path) -> dict[str, Any]:
     return results
 
 
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def worker_rss_mb(server_pid: int) -> float:
+    """Resident memory of the hypercorn worker, in MB: the largest of the server's processes."""
+    children = [int(pid) for pid in Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()]
+    return max(rss_mb(pid) for pid in [server_pid, *children])
+
+
+async def bench_memory(tmp: Path) -> dict[str, Any]:
+    """The worker's memory after PLAYERS players have joined and acted once each."""
+    count = int(os.environ.get("BENCH_PLAYERS", "10000"))
+    env = {"XIANXIA_DATABASE_URL": f"sqlite:///{tmp / 'memory.db'}", "XIANXIA_LOG_LEVEL": "WARNING"}
+    with serve_process("xianxia.web.app:create_app()", env, tmp / "memory.log") as (url, pid):
+        async with client(url, 64) as http:
+            baseline = worker_rss_mb(pid)
+            gate = asyncio.Semaphore(64)
+
+            async def join_and_act(index: int) -> int:
+                async with gate:
+                    created = (await http.post("/api/players", json={"name": f"m{index}"})).json()
+                    auth = {"Authorization": f"Bearer {created['token']}"}
+                    url_act = f"/api/players/{created['player']['id']}/act"
+                    return (await http.post(url_act, json={"text": "打坐修炼"}, headers=auth)).status_code
+
+            statuses = await asyncio.gather(*(join_and_act(i) for i in range(count)))
+            loaded = worker_rss_mb(pid)
+    return {
+        "players": count,
+        "ok": sum(1 for status in statuses if status == 200),
+        "rss_mb_idle": round(baseline, 1),
+        "rss_mb_loaded": round(loaded, 1),
+        "target": "< 200 MB",
+    }
+
+
 async def main() -> int:
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="xianxia-bench-") as scratch:
         tmp = Path(scratch)
-        report = {"actions": await bench_actions(tmp), "llm_burst": await bench_llm_burst(tmp)}
+        report = {
+            "actions": await bench_actions(tmp),
+            "llm_burst": await bench_llm_burst(tmp),
+            "memory": await bench_memory(tmp),
+        }
     (out / "bench.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(json.dumps(report, indent=2, ensure_ascii=False))
-    ratios = {name: round(section["ratio"], 3) for name, section in report.items()}
-    print("ratios:", ratios, "median:", statistics.median(ratios.values()))
+    ratios = {name: round(section["ratio"], 3) for name, section in report.items() if "ratio" in section}
+    print(
+        "ratios:", ratios, "worker MB with", report["memory"]["players"], "players:", report["memory"]["rss_mb_loaded"]
+    )
     return 0
 
 
