@@ -23,6 +23,7 @@ class Settings(BaseModel):
     database_url: str = DEFAULT_DATABASE_URL
     world_dir: Path | None = None
     admin_token: str | None = None
+    llm_token: str | None = None  # when set, the /api/llm routes need it as a bearer token
 
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     max_text_chars: int = Field(500, ge=1)
@@ -50,7 +51,7 @@ class Settings(BaseModel):
     task_stale_seconds: float = Field(30.0, gt=0)
     task_max_running: int = Field(64, ge=1)
 
-    @field_validator("admin_token", "deepseek_api_key")
+    @field_validator("admin_token", "llm_token", "deepseek_api_key")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -69,6 +70,7 @@ class Settings(BaseModel):
             "XIANXIA_DATABASE_URL": "database_url",
             "XIANXIA_WORLD_DIR": "world_dir",
             "XIANXIA_ADMIN_TOKEN": "admin_token",
+            "XIANXIA_LLM_TOKEN": "llm_token",
             "XIANXIA_MAX_BODY_BYTES": "max_body_bytes",
             "XIANXIA_MAX_TEXT_CHARS": "max_text_chars",
             "XIANXIA_LOG_LEVEL": "log_level",

@@ -222,3 +222,17 @@ async def test_shutdown_closes_the_client_and_leaves_no_task_behind(llm_settings
     assert not services.client.is_open
     leftovers = [task for task in asyncio.all_tasks() - before if not task.done()]
     assert leftovers == [], leftovers
+
+
+async def test_llm_routes_can_require_a_service_token(llm_settings: Settings, upstream: Upstream) -> None:
+    settings = llm_settings.model_copy(update={"llm_token": "svc-token"})
+    app = create_app(settings, llm_transport=upstream.transport(), llm_sync_transport=upstream.sync_transport())
+    async with app.test_app() as running:
+        client = running.test_client()
+        missing = await client.post("/api/llm/chat", json={"prompt": "你好"})
+        wrong = await client.post("/api/llm/chat", json={"prompt": "你好"}, headers={"Authorization": "Bearer nope"})
+        right = await client.post(
+            "/api/llm/chat", json={"prompt": "你好"}, headers={"Authorization": "Bearer svc-token"}
+        )
+    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 403, 200)
+    assert len(upstream.requests) == 1

@@ -10,11 +10,20 @@ from quart_schema import document_response, validate_request
 from xianxia.engine import judge
 from xianxia.game.errors import InvalidRequest
 from xianxia.parsing.base import ParseContext
-from xianxia.web.errors import NotFound
+from xianxia.web.auth import bearer_token, same_secret
+from xianxia.web.errors import Forbidden, NotFound
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ErrorBody, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
 
 blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
+
+
+@blueprint.before_request
+async def _require_llm_token() -> None:
+    """With XIANXIA_LLM_TOKEN set, the LLM routes (which spend upstream credit) need it as a bearer token."""
+    expected = services().settings.llm_token
+    if expected is not None and not same_secret(bearer_token(), expected):
+        raise Forbidden("wrong LLM service token")
 
 
 def _check_prompt(prompt: str, field: str = "prompt") -> None:
