@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": "Bearer e2e-admin"}
 
 
-def worker_modes(base_url: str, *, attempts: int = 40) -> dict[int, str]:
+def worker_modes(base_url: str, *, attempts: int = 200) -> dict[int, str]:
     """The mode each worker reports, over fresh connections (the kernel spreads them over the workers)."""
     seen: dict[int, str] = {}
     for _ in range(attempts):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.conftest import report_corpus_score
 from tests.parsing.corpus import load_corpus, score, score_async
 from xianxia.config import Settings
 from xianxia.engine.intents import ParsedIntent
@@ -48,7 +49,9 @@ async def test_llm_path_scores_the_corpus_like_the_answers_it_was_given(tmp_path
             llm_accuracy, misses = await score_async(through_llm, corpus)
         finally:
             await client.aclose()
-    print(f"corpus accuracy: rules {rules_accuracy:.3f}, llm path {llm_accuracy:.3f} over {len(corpus)} utterances")
+    report_corpus_score(
+        "LLM path via the fake upstream (pipeline fidelity, not model quality)", llm_accuracy, len(corpus)
+    )
     assert parsers_used.count("llm") >= 0.9 * len(corpus), "most answers must come through the LLM path"
     assert llm_accuracy >= rules_accuracy, [str(miss) for miss in misses]
     assert "llm_agree" in metrics.render().decode()

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import report_corpus_score
 from tests.parsing.corpus import load_corpus, score
 from xianxia.engine.intents import ALLOWED_INTENTS, ParsedIntent
 from xianxia.parsing.base import ParseContext
@@ -242,7 +243,7 @@ async def test_parse_wraps_interpret_as_the_rules_parser() -> None:
 def test_corpus_accuracy_is_at_least_95_percent() -> None:
     corpus = load_corpus()
     accuracy, misses = score(PARSER.interpret, corpus)
-    print(f"rules parser corpus accuracy: {accuracy:.3f} on {len(corpus)} utterances")
+    report_corpus_score("rules parser", accuracy, len(corpus))
     for miss in misses:
         print(f"  miss: {miss}")
     assert accuracy >= MIN_ACCURACY, "\n".join(str(m) for m in misses)

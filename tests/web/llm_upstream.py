@@ -31,6 +31,7 @@ class Upstream:
         self.intent: dict[str, Any] | None = None
         self.status = 200
         self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []  # "async" or "thread": which client sent each request
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         body: dict[str, Any] = json.loads(request.content)
@@ -44,7 +45,15 @@ class Upstream:
         return completion("道友请了：" + body["messages"][-1]["content"][:40])
 
     def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.router.async_handler)
+        async def handle(request: httpx.Request) -> httpx.Response:
+            self.paths.append("async")
+            return await self.router.async_handler(request)
+
+        return httpx.MockTransport(handle)
 
     def sync_transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.router.handler)
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.paths.append("thread")
+            return self.router.handler(request)
+
+        return httpx.MockTransport(handle)

@@ -137,3 +137,18 @@ async def test_undecodable_bodies_are_400(client: TestClientProtocol, raw: bytes
     response = await client.post("/api/players", data=raw, headers={"Content-Type": "application/json"})
     error = await error_of(response, 400)
     assert words in error["message"]
+
+
+async def test_a_body_that_is_not_json_is_415(player: Player) -> None:
+    response = await player.client.post(
+        f"/api/players/{player.id}/act", data='{"text": "打坐"}', headers={**player.auth, "Content-Type": "text/plain"}
+    )
+    error = await error_of(response, 415)
+    assert "application/json" in error["message"]
+    assert await player.state() == player.created
+
+
+async def test_wrong_method_is_405_with_allow(client: TestClientProtocol) -> None:
+    response = await client.delete("/api/players")
+    await error_of(response, 405)
+    assert "POST" in response.headers["Allow"]

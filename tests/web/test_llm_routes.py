@@ -62,10 +62,19 @@ async def test_chat_answers_through_the_async_client(llm_client: TestClientProto
     assert len(upstream.requests) == 1
 
 
-async def test_sync_path_gives_the_same_answer(llm_client: TestClientProtocol) -> None:
+async def test_sync_path_gives_the_same_answer_through_the_thread_pool(
+    llm_client: TestClientProtocol, upstream: Upstream
+) -> None:
     fast = await json_of(await llm_client.post("/api/llm/chat", json={"prompt": "你好"}))
     slow = await json_of(await llm_client.post("/api/llm/chat/sync", json={"prompt": "你好"}))
     assert fast == slow
+    assert upstream.paths == ["async", "thread"]
+
+
+async def test_chat_follows_the_sync_mode(llm_client: TestClientProtocol, upstream: Upstream) -> None:
+    await json_of(await llm_client.put("/api/admin/mode", json={"mode": "sync"}, headers=ADMIN))
+    await json_of(await llm_client.post("/api/llm/chat", json={"prompt": "你好"}))
+    assert upstream.paths == ["thread"]
 
 
 async def test_chat_is_503_when_no_key_is_configured(client: TestClientProtocol) -> None:
@@ -194,6 +203,7 @@ async def test_sync_mode_routes_actions_through_the_thread_pool(
     player = await make_player(llm_client)
     answer = await player.act("静心吐纳")
     assert answer["parser"] == "llm" and answer["intent"]["intent"] == "cultivate"
+    assert upstream.paths == ["thread"]
 
 
 async def test_upstream_401_switches_the_mode_off(

@@ -85,3 +85,16 @@ async def test_readiness_is_503_when_the_store_is_unreachable(tmp_path: Path) ->
     assert response.status_code == 503
     body = await response.get_json()
     assert body["status"] == "unavailable" and "gone" in body["checks"]["store"]
+
+
+async def test_openapi_documents_errors_auth_and_every_route(client: TestClientProtocol) -> None:
+    spec = await (await client.get("/openapi.json")).get_json()
+    act = spec["paths"]["/api/players/{player_id}/act"]["post"]
+    assert {"200", "400", "401", "403", "404", "413", "415", "422"} <= set(act["responses"])
+    assert act["security"] == [{"bearer": []}]
+    assert "Idempotency-Key" in [parameter["name"] for parameter in act["parameters"]]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if path != "/metrics":
+                assert operation["responses"], f"{method.upper()} {path} documents no response"

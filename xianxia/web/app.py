@@ -12,6 +12,7 @@ import httpx
 import structlog
 from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
+from werkzeug.exceptions import UnsupportedMediaType
 
 from xianxia.config import LLMMode, Settings
 from xianxia.control.mode import ModeSwitch
@@ -36,6 +37,7 @@ from xianxia.world import World, load_world
 
 log = structlog.get_logger(__name__)
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 VERSION = "0.2.0"
 
@@ -189,6 +191,14 @@ def create_app(
 
 def _register_request_context(app: Quart) -> None:
     """Bind a request id to every log line of a request, echo it in `X-Request-ID`, count the request."""
+
+    @app.before_request
+    async def _json_only() -> None:
+        """A body sent to the API must be JSON; say so instead of failing validation obscurely."""
+        if request.method in BODY_METHODS and request.mimetype and not request.is_json:
+            raise UnsupportedMediaType(
+                f"send the body as JSON (Content-Type: application/json), not {request.mimetype or 'untyped'}"
+            )
 
     @app.before_request
     async def _bind() -> None:

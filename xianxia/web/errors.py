@@ -176,13 +176,23 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
-        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        codes = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+            415: "unsupported_media_type",
+        }
         messages = {
             400: "malformed request body: expected valid JSON",
             413: f"request body too large (limit {app.config.get('MAX_CONTENT_LENGTH')} bytes)",
         }
         message = messages.get(status) or exc.description or exc.name
-        return error_response(status, codes.get(status, exc.name.lower().replace(" ", "_")), message)
+        response = error_response(status, codes.get(status, exc.name.lower().replace(" ", "_")), message)
+        valid_methods = getattr(exc, "valid_methods", None)
+        if valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:

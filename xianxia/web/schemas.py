@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xianxia.config import LLMMode
 from xianxia.engine import ALLOWED_INTENTS
 from xianxia.engine.intents import SlotValue
+from xianxia.world.schema import Law, Realm
 
 #: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
 TEXT_CEILING = 10_000
@@ -36,11 +37,21 @@ class CreatePlayer(Body):
 
 
 class Act(Body):
-    """`POST /api/players/{id}/act`: free text, or an intent with slots."""
+    """`POST /api/players/{id}/act`: free text, or an intent with slots (exactly one of `text` and `intent`).
 
-    text: str | None = Field(None, min_length=1, max_length=TEXT_CEILING, examples=["去坊市"])
-    intent: str | None = Field(None, examples=["move"])
-    slots: dict[str, SlotValue] = Field(default_factory=dict, max_length=4, examples=[{"target": "fangshi"}])
+    `text` is limited to XIANXIA_MAX_TEXT_CHARS (500 by default); `intent` is one of the engine's intents.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"text": "去坊市"}, {"intent": "buy", "slots": {"item": "huiqi_dan", "quantity": 3}}]
+        },
+    )
+
+    text: str | None = Field(None, min_length=1, max_length=TEXT_CEILING)
+    intent: str | None = Field(None, description="one of: " + ", ".join(sorted(ALLOWED_INTENTS)))
+    slots: dict[str, SlotValue] = Field(default_factory=dict, max_length=4)
 
     @model_validator(mode="after")
     def _one_of(self) -> Act:
@@ -51,6 +62,21 @@ class Act(Body):
         if self.intent is not None and self.intent not in ALLOWED_INTENTS:
             raise ValueError(f"unknown intent {self.intent!r}; known: {', '.join(sorted(ALLOWED_INTENTS))}")
         return self
+
+
+class ActHeaders(BaseModel):
+    """Optional headers of an action."""
+
+    idempotency_key: str | None = Field(
+        None, alias="Idempotency-Key", description="1-128 printable ASCII characters; a retry is applied once"
+    )
+
+
+class LogQuery(BaseModel):
+    """Paging of the action log."""
+
+    after: int = Field(0, ge=0, description="only entries after this seq")
+    limit: int = Field(1000, ge=1, le=1000)
 
 
 class ErrorDetail(BaseModel):
@@ -207,3 +233,68 @@ class ModeOut(BaseModel):
     changed_by: str = ""
     reason: str = ""
     updated_at: float = 0.0
+
+
+class NamedRef(BaseModel):
+    id: str
+    name: str
+
+
+class SceneSummary(BaseModel):
+    id: str
+    name: str
+    spirit_density: float
+    exits: list[str]
+
+
+class ScenesOut(BaseModel):
+    scenes: list[SceneSummary]
+
+
+class MonsterRef(NamedRef):
+    realm: str
+
+
+class PriceRef(NamedRef):
+    price: int
+
+
+class ShopOut(BaseModel):
+    name: str
+    buys: bool
+    sells: list[PriceRef]
+
+
+class SceneDetail(BaseModel):
+    id: str
+    name: str
+    aliases: list[str]
+    description: str
+    spirit_density: float
+    exits: list[NamedRef]
+    npcs: list[NamedRef]
+    monsters: list[MonsterRef]
+    shop: ShopOut | None
+    laws: list[str] = Field(description="ids of the laws a player here can run into")
+
+
+class SceneOut(BaseModel):
+    scene: SceneDetail
+
+
+class RealmsOut(BaseModel):
+    realms: list[Realm]
+
+
+class LawsOut(BaseModel):
+    laws: list[Law]
+
+
+class HealthOut(BaseModel):
+    status: str
+    pid: int
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, Any]

@@ -11,7 +11,8 @@ from quart_schema import document_response, validate_request
 from xianxia.control.mode import ModeState
 from xianxia.web.auth import bearer_token, same_secret
 from xianxia.web.errors import Forbidden, NotFound
-from xianxia.web.schemas import ErrorBody, ModeIn, ModeOut
+from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
+from xianxia.web.schemas import ModeIn, ModeOut
 from xianxia.web.services import services
 
 log = structlog.get_logger(__name__)
@@ -44,7 +45,8 @@ def _mode_body(state: ModeState, previous: ModeState | None = None) -> dict[str,
 
 @blueprint.get("/mode")
 @document_response(ModeOut)
-@document_response(ErrorBody, 401)
+@errors(*AUTH_ERRORS)
+@bearer
 async def get_mode() -> dict[str, Any]:
     """The LLM mode requested for every worker, and the one in force on this worker."""
     modes = services().modes
@@ -55,7 +57,8 @@ async def get_mode() -> dict[str, Any]:
 @blueprint.put("/mode")
 @validate_request(ModeIn)
 @document_response(ModeOut)
-@document_response(ErrorBody, 401)
+@errors(*BODY_ERRORS, *AUTH_ERRORS, 503)
+@bearer
 async def put_mode(data: ModeIn) -> dict[str, Any]:
     """Switch the LLM mode on every worker and instance (in force within 2 s, no restart)."""
     old, new = await services().modes.set(data.mode, changed_by="admin", reason=data.reason)

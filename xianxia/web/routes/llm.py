@@ -12,7 +12,8 @@ from xianxia.game.errors import InvalidRequest
 from xianxia.parsing.base import ParseContext
 from xianxia.web.auth import bearer_token, same_secret
 from xianxia.web.errors import Forbidden, NotFound
-from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ErrorBody, ParseIn, ParseOut, TaskAccepted, TaskOut
+from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors
+from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
 
 blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
@@ -37,7 +38,7 @@ def _check_prompt(prompt: str, field: str = "prompt") -> None:
 @blueprint.post("/chat")
 @validate_request(ChatIn)
 @document_response(ChatOut)
-@document_response(ErrorBody, 503)
+@errors(*BODY_ERRORS, *LLM_ERRORS)
 async def chat(data: ChatIn) -> dict[str, str]:
     """One prompt through the async client (or the thread pool when the mode is `sync`)."""
     _check_prompt(data.prompt)
@@ -47,7 +48,7 @@ async def chat(data: ChatIn) -> dict[str, str]:
 @blueprint.post("/chat/sync")
 @validate_request(ChatIn)
 @document_response(ChatOut)
-@document_response(ErrorBody, 503)
+@errors(*BODY_ERRORS, *LLM_ERRORS)
 async def chat_sync(data: ChatIn) -> dict[str, str]:
     """One prompt through the old synchronous client, run in the thread pool."""
     _check_prompt(data.prompt)
@@ -57,6 +58,7 @@ async def chat_sync(data: ChatIn) -> dict[str, str]:
 @blueprint.post("/parse")
 @validate_request(ParseIn)
 @document_response(ParseOut)
+@errors(*BODY_ERRORS)
 async def parse(data: ParseIn) -> dict[str, Any]:
     """Free text to `{intent, slots, allowed, reason}`; the engine, not the LLM, judges the laws."""
     found = services()
@@ -90,7 +92,7 @@ async def parse(data: ParseIn) -> dict[str, Any]:
 @validate_request(BatchIn)
 @document_response(BatchOut)
 @document_response(TaskAccepted, 202)
-@document_response(ErrorBody, 422)
+@errors(*BODY_ERRORS, *LLM_ERRORS)
 async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
     """Many prompts, concurrently within the bound, answers in order; `mode: task` queues them."""
     found = services()
@@ -108,6 +110,7 @@ async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/tasks/<task_id>")
 @document_response(TaskOut)
+@errors(404)
 async def task(task_id: str) -> dict[str, Any]:
     """A queued batch's status and, once done, its results; any worker can answer."""
     record = await services().store.get_task(task_id[:64])

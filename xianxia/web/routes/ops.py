@@ -6,20 +6,25 @@ import os
 from typing import Any
 
 from quart import Blueprint, Response
+from quart_schema import document_response
 
 from xianxia.store.base import StoreError
+from xianxia.web.schemas import HealthOut, ReadyOut
 from xianxia.web.services import services
 
 blueprint = Blueprint("ops", __name__)
 
 
 @blueprint.get("/healthz")
+@document_response(HealthOut)
 async def healthz() -> dict[str, Any]:
     """The process is alive (and which worker process answered)."""
     return {"status": "ok", "pid": os.getpid()}
 
 
 @blueprint.get("/readyz")
+@document_response(ReadyOut)
+@document_response(ReadyOut, 503)
 async def readyz() -> tuple[dict[str, Any], int]:
     """Ready when the store answers; reports the LLM mode and circuit state too."""
     found = services()

@@ -6,19 +6,21 @@ import re
 from dataclasses import asdict
 
 from quart import Blueprint, Response, request
-from quart_schema import document_response, validate_request
+from quart_schema import document_headers, document_querystring, document_response, validate_request
 
 from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
 from xianxia.web.auth import authorized_player
+from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
 from xianxia.web.responses import json_response
 from xianxia.web.schemas import (
     Act,
+    ActHeaders,
     ActionOut,
     CreatedPlayer,
     CreatePlayer,
-    ErrorBody,
     LogOut,
+    LogQuery,
     PlayerEnvelope,
 )
 from xianxia.web.services import services
@@ -32,7 +34,7 @@ LOG_PAGE_MAX = 1000
 @blueprint.post("")
 @validate_request(CreatePlayer)
 @document_response(CreatedPlayer, 201)
-@document_response(ErrorBody, 422)
+@errors(*BODY_ERRORS, 503)
 async def create_player(data: CreatePlayer) -> Response:
     """Create a player; the answer carries its secret bearer token (shown once)."""
     game = services().game
@@ -42,6 +44,8 @@ async def create_player(data: CreatePlayer) -> Response:
 
 @blueprint.get("/<player_id>")
 @document_response(PlayerEnvelope)
+@errors(*AUTH_ERRORS)
+@bearer
 async def get_player(player_id: str) -> Response:
     """The player, for its own token."""
     record = await authorized_player(player_id)
@@ -50,8 +54,10 @@ async def get_player(player_id: str) -> Response:
 
 @blueprint.post("/<player_id>/act")
 @validate_request(Act)
+@document_headers(ActHeaders)
 @document_response(ActionOut)
-@document_response(ErrorBody, 422)
+@errors(*BODY_ERRORS, *AUTH_ERRORS, 409, 503)
+@bearer
 async def act(player_id: str, data: Act) -> Response:
     """Say something (`text`) or do something (`intent` + `slots`); exactly once per Idempotency-Key."""
     record = await authorized_player(player_id)
@@ -68,7 +74,10 @@ async def act(player_id: str, data: Act) -> Response:
 
 
 @blueprint.get("/<player_id>/log")
+@document_querystring(LogQuery)
 @document_response(LogOut)
+@errors(*AUTH_ERRORS, 422)
+@bearer
 async def action_log(player_id: str) -> Response:
     """The player's action log, oldest first; page with `?after=<seq>&limit=<n>`."""
     await authorized_player(player_id)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint
+from quart_schema import document_response
 
 from xianxia.engine import laws_in_force
 from xianxia.web.errors import NotFound
+from xianxia.web.openapi import errors
+from xianxia.web.schemas import LawsOut, RealmsOut, SceneOut, ScenesOut
 from xianxia.web.services import services
 from xianxia.world import World
 
@@ -30,6 +33,7 @@ def scene_summary(world: World, scene_id: str) -> dict[str, Any]:
 
 
 @blueprint.get("/scenes")
+@document_response(ScenesOut)
 async def scenes() -> dict[str, Any]:
     """Every scene with its exits."""
     world = services().world
@@ -37,6 +41,8 @@ async def scenes() -> dict[str, Any]:
 
 
 @blueprint.get("/scenes/<scene_id>")
+@document_response(SceneOut)
+@errors(404)
 async def scene(scene_id: str) -> dict[str, Any]:
     """One scene in full: exits, NPCs, monsters, shop and the laws in force there."""
     world = services().world
@@ -71,12 +77,14 @@ async def scene(scene_id: str) -> dict[str, Any]:
 
 
 @blueprint.get("/realms")
+@document_response(RealmsOut)
 async def realms() -> dict[str, Any]:
     """The realms in ascending order, with their stages and breakthrough odds."""
     return {"realms": [realm.model_dump() for realm in services().world.realms]}
 
 
 @blueprint.get("/laws")
+@document_response(LawsOut)
 async def laws() -> dict[str, Any]:
     """Every law, world- and scene-scoped."""
     return {"laws": [law.model_dump() for law in services().world.laws]}
