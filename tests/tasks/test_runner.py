@@ -128,3 +128,31 @@ async def test_a_full_runner_refuses_new_tasks_instead_of_queueing_without_bound
         await runner.wait_idle()
     finally:
         await runner.stop()
+
+
+async def test_a_heartbeating_owner_keeps_its_long_task(store: Store) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def long(payload: dict[str, Any]) -> Any:
+        started.set()
+        await release.wait()
+        return "mine"
+
+    owner = TaskRunner(store, {"long": long}, heartbeat_seconds=0.05, stale_after=0.3)
+    other = TaskRunner(store, {"long": long}, heartbeat_seconds=60, stale_after=0.3)
+    await owner.start()
+    try:
+        record = await owner.submit("long", {})
+        await started.wait()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 1.0  # well past stale_after: only the heartbeat keeps the task fresh
+        while loop.time() < until:
+            assert await other.adopt_orphans() == []
+            await asyncio.sleep(0.05)
+        release.set()
+        await owner.wait_idle()
+    finally:
+        await owner.stop()
+        await other.stop()
+    stored = await store.get_task(record.id)
+    assert stored is not None and stored.owner == owner.owner and stored.result == "mine"

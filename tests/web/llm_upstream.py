@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -32,6 +33,7 @@ class Upstream:
         self.status = 200
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []  # "async" or "thread": which client sent each request
+        self.gate: asyncio.Event | None = None  # when set, async requests wait for it
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         body: dict[str, Any] = json.loads(request.content)
@@ -47,6 +49,8 @@ class Upstream:
     def transport(self) -> httpx.MockTransport:
         async def handle(request: httpx.Request) -> httpx.Response:
             self.paths.append("async")
+            if self.gate is not None:
+                await self.gate.wait()
             return await self.router.async_handler(request)
 
         return httpx.MockTransport(handle)

@@ -169,6 +169,26 @@ async def test_batch_task_lifecycle(llm_app: Quart, llm_client: TestClientProtoc
     assert [item["text"] for item in task["result"]] == ["道友请了：甲", "道友请了：乙"]
 
 
+async def test_a_task_is_seen_running_then_done(llm_client: TestClientProtocol, upstream: Upstream) -> None:
+    upstream.gate = asyncio.Event()
+    accepted = await json_of(await llm_client.post("/api/llm/batch", json={"prompts": ["丙"], "mode": "task"}), 202)
+    url = f"/api/llm/tasks/{accepted['task_id']}"
+    assert accepted["status"] == "pending"
+    for _ in range(100):  # the runner marks it running on its next turn
+        seen = await json_of(await llm_client.get(url))
+        if seen["status"] == "running":
+            break
+        await asyncio.sleep(0.01)
+    assert seen["status"] == "running" and "result" not in seen
+    upstream.gate.set()
+    for _ in range(100):
+        seen = await json_of(await llm_client.get(url))
+        if seen["status"] == "done":
+            break
+        await asyncio.sleep(0.01)
+    assert seen == {"task_id": accepted["task_id"], "status": "done", "result": [{"text": "道友请了：丙"}]}
+
+
 async def test_unknown_task_is_404(llm_client: TestClientProtocol) -> None:
     body = await json_of(await llm_client.get("/api/llm/tasks/nope"), 404)
     assert body["error"]["code"] == "not_found"
