@@ -32,6 +32,6 @@ async def test_200_concurrent_requests_with_half_a_second_latency_finish_togethe
         stats = fake.state.stats.snapshot()
 
     assert [response.status_code for response in responses] == [200] * 200
-    assert elapsed < 1.5, f"200 requests took {elapsed:.2f} s"
+    assert elapsed < 3.0, f"200 requests took {elapsed:.2f} s"  # serially they would take 100 s
     assert stats.max_in_flight > 100
     assert stats.distinct_bodies == 200

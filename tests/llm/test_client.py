@@ -19,7 +19,22 @@ from xianxia.world import World
 CONTEXT = ParseContext(scene="zhucheng", realm="lianqi", player_id="player-1")
 CULTIVATE = '{"intent": "cultivate", "slots": {}}'
 #: What a call may overrun its total budget by (scheduling, thread hand-over).
-EPSILON = 0.15
+# Slack for a shared, noisy machine; still well below "the deadline plus another full attempt".
+EPSILON = 0.25
+
+
+def blank_lines() -> Iterator[bytes]:
+    """DeepSeek's overload trickle: keep-alive blank lines, never an answer (for the thread path)."""
+    while True:
+        time.sleep(0.02)
+        yield b"\n"
+
+
+async def async_blank_lines() -> AsyncIterator[bytes]:
+    """The same trickle for the async client."""
+    while True:
+        await asyncio.sleep(0.02)
+        yield b"\n"
 
 
 async def test_chat_async_returns_the_answer_text_and_sends_a_chat_completion(harness: Harness) -> None:
@@ -257,11 +272,6 @@ async def test_a_retry_gets_only_what_is_left_of_llm_timeout(harness: Harness) -
 
 
 async def test_a_threaded_retry_gets_only_what_is_left_of_llm_timeout(harness: Harness) -> None:
-    def blank_lines() -> Iterator[bytes]:
-        while True:
-            time.sleep(0.02)
-            yield b"\n"
-
     attempts: list[float] = []
 
     def slow_failure_then_blank_lines(request: httpx.Request) -> httpx.Response:
@@ -283,11 +293,6 @@ async def test_a_threaded_retry_gets_only_what_is_left_of_llm_timeout(harness: H
 
 
 async def test_time_queued_for_a_worker_thread_counts_against_llm_timeout(harness: Harness) -> None:
-    def blank_lines() -> Iterator[bytes]:
-        while True:
-            time.sleep(0.02)
-            yield b"\n"
-
     harness.route.side_effect = lambda request: httpx.Response(200, content=blank_lines())
     client = await harness.client(llm_timeout=0.5, llm_max_workers=1)
     executor = client._executor
@@ -301,12 +306,7 @@ async def test_time_queued_for_a_worker_thread_counts_against_llm_timeout(harnes
 
 
 async def test_blank_keepalive_lines_do_not_keep_an_attempt_alive_past_its_deadline(harness: Harness) -> None:
-    async def blank_lines() -> AsyncIterator[bytes]:
-        while True:
-            await asyncio.sleep(0.02)
-            yield b"\n"
-
-    harness.route.side_effect = lambda request: httpx.Response(200, content=blank_lines())
+    harness.route.side_effect = lambda request: httpx.Response(200, content=async_blank_lines())
     client = await harness.client(llm_timeout=0.2, llm_max_retries=1)
 
     started = time.monotonic()
@@ -316,11 +316,6 @@ async def test_blank_keepalive_lines_do_not_keep_an_attempt_alive_past_its_deadl
 
 
 async def test_the_sync_path_enforces_the_deadline_while_reading_blank_lines(harness: Harness) -> None:
-    def blank_lines() -> Iterator[bytes]:
-        while True:
-            time.sleep(0.02)
-            yield b"\n"
-
     harness.route.side_effect = lambda request: httpx.Response(200, content=blank_lines())
     client = await harness.client(llm_timeout=0.2, llm_max_retries=1)
 

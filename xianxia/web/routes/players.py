@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict
 
 from quart import Blueprint, Response, request
-from quart_schema import document_headers, document_querystring, document_response, validate_request
+from quart_schema import document_headers, document_response, validate_querystring, validate_request
 
 from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
@@ -28,7 +28,6 @@ from xianxia.web.services import services
 blueprint = Blueprint("players", __name__, url_prefix="/api/players")
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-LOG_PAGE_MAX = 1000
 
 
 @blueprint.post("")
@@ -74,16 +73,15 @@ async def act(player_id: str, data: Act) -> Response:
 
 
 @blueprint.get("/<player_id>/log")
-@document_querystring(LogQuery)
+@validate_querystring(LogQuery)
 @document_response(LogOut)
 @errors(*AUTH_ERRORS, 422)
 @bearer
-async def action_log(player_id: str) -> Response:
+async def action_log(player_id: str, query_args: LogQuery) -> Response:
     """The player's action log, oldest first; page with `?after=<seq>&limit=<n>`."""
     await authorized_player(player_id)
-    after = _int_arg("after", 0, minimum=0)
-    limit = _int_arg("limit", LOG_PAGE_MAX, minimum=1, maximum=LOG_PAGE_MAX)
-    entries = await services().game.action_log(player_id, after_seq=after, limit=limit)
+    limit = query_args.limit
+    entries = await services().game.action_log(player_id, after_seq=query_args.after, limit=limit)
     return json_response(
         {
             "player_id": player_id,
@@ -91,17 +89,3 @@ async def action_log(player_id: str) -> Response:
             "next_after": entries[-1].seq if len(entries) == limit else None,
         }
     )
-
-
-def _int_arg(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(name, "must be an integer") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise InvalidRequest(name, f"must be {bound}")
-    return value
