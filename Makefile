@@ -30,7 +30,7 @@ run: install
 
 # The game wired to the local fake DeepSeek upstream (LLM mode async; admin token "dev-admin" unless set).
 run-llm: install
-	@$(BIN)/python -m xianxia.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) & fake=$$!; \
+	@$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	DEEPSEEK_API_KEY=$${DEEPSEEK_API_KEY:-fake-key} DEEPSEEK_BASE_URL=http://127.0.0.1:$(FAKE_PORT) \
 	XIANXIA_LLM_MODE=$${XIANXIA_LLM_MODE:-async} XIANXIA_ADMIN_TOKEN=$${XIANXIA_ADMIN_TOKEN:-dev-admin} \
@@ -38,7 +38,7 @@ run-llm: install
 
 # Only the fake upstream, e.g. for benchmarks or a game started by hand.
 fakellm: install
-	$(BIN)/python -m xianxia.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY)
+	$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY)
 
 test: install
 	$(BIN)/pytest -q

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from tests.support.fakellm import fake_upstream
+from tests.support.fakellm.process import fake_upstream
 from tests.support.server import ROOT, free_port, stop, wait_until_ready
 
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.fakellm import fake_upstream
+from tests.support.fakellm.process import fake_upstream
 from tests.support.server import hypercorn_server
 
 pytestmark = pytest.mark.e2e

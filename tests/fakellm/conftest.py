@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from xianxia.fakellm import FakeConfig, RunningFake, running_fake
+from tests.support.fakellm import FakeConfig, RunningFake, running_fake
 
 KEY = "sk-fake-test"
 

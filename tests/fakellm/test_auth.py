@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.fakellm.conftest import StandInInterpreter, chat_body
-from xianxia.fakellm import FakeConfig, running_fake
+from tests.support.fakellm import FakeConfig, running_fake
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""`python -m xianxia.fakellm` as a process: announces its address, applies its options, stops on SIGTERM."""
+"""`python -m tests.support.fakellm` as a process: announces its address, applies its options, stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.fakellm.conftest import chat_body
+from tests.support.fakellm.__main__ import build_config
 from tests.support.server import ROOT, stop
-from xianxia.fakellm.__main__ import build_config
 
 READY = re.compile(r"^fakellm listening on (http://\S+)$")
 
@@ -40,7 +40,7 @@ def read_ready_line(process: subprocess.Popen[str], timeout: float = 15.0) -> st
 
 @contextmanager
 def fakellm_process(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    command = [sys.executable, "-m", "xianxia.fakellm", "--port", "0", "--log-level", "WARNING", *options]
+    command = [sys.executable, "-m", "tests.support.fakellm", "--port", "0", "--log-level", "WARNING", *options]
     process = subprocess.Popen(
         command,
         cwd=ROOT,

@@ -9,7 +9,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from tests.fakellm.conftest import StandInInterpreter, chat_body
-from xianxia.fakellm import FakeConfig, FaultPlan, running_fake
+from tests.support.fakellm import FakeConfig, FaultPlan, running_fake
 
 
 async def test_200_concurrent_requests_with_half_a_second_latency_finish_together() -> None:

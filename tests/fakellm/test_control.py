@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from tests.fakellm.conftest import chat_body
-from xianxia.fakellm import FakeConfig, FaultPlan, running_fake
-from xianxia.fakellm.faults import FaultPicker
+from tests.support.fakellm import FakeConfig, FaultPlan, running_fake
+from tests.support.fakellm.faults import FaultPicker
 
 
 async def statuses(client: httpx.AsyncClient, count: int) -> list[int]:

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from tests.fakellm.conftest import chat_body, content_of, poll
-from xianxia.fakellm import FAULT_HEADER, FakeConfig, RunningFake, running_fake
-from xianxia.fakellm.answers import MALFORMED_JSON
+from tests.support.fakellm import FAULT_HEADER, FakeConfig, RunningFake, running_fake
+from tests.support.fakellm.answers import MALFORMED_JSON
 
 PARSE = chat_body(json.dumps({"utterance": "去坊市", "scene": "zhucheng"}), response_format={"type": "json_object"})
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.fakellm.conftest import chat_body, content_of
-from xianxia.fakellm import FakeConfig, running_fake
+from tests.support.fakellm import FakeConfig, running_fake
 
 
 def parse_body(utterance: str, scene: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from tests.llm.conftest import API_KEY, Harness, answer, llm_settings, poll
+from xianxia.engine.intents import ParseContext
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.errors import InvalidLLMOutput, LLMAuthError, LLMBusy, LLMTimeout, LLMUnavailable
-from xianxia.parsing.base import ParseContext
 from xianxia.world import World
 
 CONTEXT = ParseContext(scene="zhucheng", realm="lianqi", player_id="player-1")

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from tests.llm.conftest import Harness, ManualClock, answer, poll
+from xianxia.engine.intents import ParseContext
 from xianxia.llm.errors import LLMServerError
 from xianxia.llm.flight import SingleFlight, TTLCache
-from xianxia.parsing.base import ParseContext
 
 CONTEXT = ParseContext(scene="zhucheng", realm="lianqi", player_id="player-1")
 CULTIVATE = '{"intent": "cultivate", "slots": {}}'

@@ -11,13 +11,12 @@ from pathlib import Path
 
 from tests.conftest import report_corpus_score
 from tests.parsing.corpus import load_corpus, score, score_async
+from tests.support.fakellm.server import FakeConfig, running_fake
 from xianxia.config import Settings
-from xianxia.engine.intents import ParsedIntent
-from xianxia.fakellm.server import FakeConfig, running_fake
+from xianxia.engine.intents import ParseContext, ParsedIntent
 from xianxia.llm.client import DeepSeekClient
+from xianxia.llm.parser import LLMParser
 from xianxia.metrics import Metrics
-from xianxia.parsing.base import ParseContext
-from xianxia.parsing.llm import LLMParser
 from xianxia.parsing.rules import RulesParser
 from xianxia.world import load_world
 

@@ -14,10 +14,10 @@ import pytest
 
 from xianxia.config import LLMMode, Settings
 from xianxia.engine import ParsedIntent
+from xianxia.engine.intents import ParseContext, ParseResult
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.errors import InvalidLLMOutput, LLMCircuitOpen, LLMError, LLMServerError, LLMTimeout
-from xianxia.parsing.base import ParseContext, ParseResult
-from xianxia.parsing.llm import LLMParser
+from xianxia.llm.parser import LLMParser
 from xianxia.parsing.rules import RulesParser
 from xianxia.world import World, load_world
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from xianxia.engine.intents import ParseContext
 from xianxia.llm.prompts import DEFAULT_PERSONA, MAX_UTTERANCE_CHARS, build_chat_messages, build_intent_messages
-from xianxia.parsing.base import ParseContext
 from xianxia.world import World, load_world
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from xianxia.engine import ParsedIntent
+from xianxia.engine.intents import ParseContext
 from xianxia.llm.errors import InvalidLLMOutput, LLMBadAnswer
 from xianxia.llm.validation import MAX_ANSWER_CHARS, validate_intent_answer
-from xianxia.parsing.base import ParseContext
 from xianxia.world import World, load_world
 from xianxia.world.schema import EntryGateLaw, ForbiddenTagLaw, ForbidIntentLaw, RealmGapLaw
 

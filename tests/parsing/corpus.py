@@ -8,8 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from xianxia.engine.intents import ParsedIntent
-from xianxia.parsing.base import ParseContext
+from xianxia.engine.intents import ParseContext, ParsedIntent
 
 CORPUS_PATH = Path(__file__).parent.parent / "data" / "utterances.json"
 

@@ -8,10 +8,9 @@ import sys
 
 from tests.parsing.corpus import load_corpus, score, score_async
 from xianxia.config import Settings
-from xianxia.engine.intents import ParsedIntent
+from xianxia.engine.intents import ParseContext, ParsedIntent
 from xianxia.llm.client import DeepSeekClient
-from xianxia.parsing.base import ParseContext
-from xianxia.parsing.llm import LLMParser
+from xianxia.llm.parser import LLMParser
 from xianxia.parsing.rules import RulesParser
 from xianxia.world import load_world
 

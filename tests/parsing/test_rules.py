@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import report_corpus_score
 from tests.parsing.corpus import load_corpus, score
-from xianxia.engine.intents import ALLOWED_INTENTS, ParsedIntent
-from xianxia.parsing.base import ParseContext
+from xianxia.engine.intents import ALLOWED_INTENTS, ParseContext, ParsedIntent
 from xianxia.parsing.normalize import MAX_UTTERANCE_CHARS
 from xianxia.parsing.rules import RulesParser
 from xianxia.world import DEFAULT_WORLD_DIR, World, load_world

@@ -14,11 +14,11 @@ from typing import Any, Protocol
 import structlog
 
 from xianxia.engine import ParsedIntent, PlayerState, action_rng, apply_action, laws_in_force, new_player
+from xianxia.engine.intents import IntentParser, ParseContext, ParseResult
 from xianxia.engine.outcome import Outcome
 from xianxia.game.errors import ActionContention, IdempotencyKeyReused, PlayerNotFound
 from xianxia.game.locks import KeyedLocks
 from xianxia.game.views import action_view, player_view
-from xianxia.parsing.base import IntentParser, ParseContext, ParseResult
 from xianxia.store.base import (
     ActionRecord,
     DuplicateIdempotencyKey,

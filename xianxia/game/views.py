@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xianxia.engine import Outcome, PlayerState, stage_name
-from xianxia.parsing.base import ParseResult
+from xianxia.engine.intents import ParseResult
 from xianxia.world import World
 
 

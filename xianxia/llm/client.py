@@ -17,7 +17,7 @@ import httpx
 import structlog
 
 from xianxia.config import Settings
-from xianxia.engine.intents import ParsedIntent
+from xianxia.engine.intents import ParseContext, ParsedIntent
 from xianxia.llm.breaker import Admission, CircuitBreaker, CircuitState
 from xianxia.llm.errors import (
     InvalidLLMOutput,
@@ -41,7 +41,6 @@ from xianxia.llm.prompts import build_chat_messages, build_intent_messages
 from xianxia.llm.retry import RETRYABLE_STATUS_CODES, RetryPolicy, parse_retry_after, should_retry
 from xianxia.llm.transport import default_async_transport, default_sync_transport, is_timeout
 from xianxia.llm.validation import validate_intent_answer
-from xianxia.parsing.base import ParseContext
 from xianxia.world import World
 
 log = structlog.get_logger(__name__)

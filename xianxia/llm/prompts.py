@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from xianxia.engine.intents import UNKNOWN
-from xianxia.parsing.base import ParseContext
+from xianxia.engine.intents import UNKNOWN, ParseContext
 from xianxia.world import World
 
 #: The utterance is cut here before it reaches the model (token cost, prompt-injection surface).

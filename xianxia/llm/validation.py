@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from xianxia.engine import ALLOWED_INTENTS, UNKNOWN, ParsedIntent, judge
+from xianxia.engine.intents import ParseContext
 from xianxia.llm.errors import InvalidLLMOutput
-from xianxia.parsing.base import ParseContext
 from xianxia.world import World
 
 #: A longer answer is not an intent object (the parse asks for a few dozen tokens).

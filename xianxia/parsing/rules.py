@@ -24,8 +24,7 @@ import difflib
 import unicodedata
 from collections.abc import Callable
 
-from xianxia.engine.intents import UNKNOWN, ParsedIntent
-from xianxia.parsing.base import ParseContext, ParseResult
+from xianxia.engine.intents import UNKNOWN, ParseContext, ParsedIntent, ParseResult
 from xianxia.parsing.normalize import MAX_UTTERANCE_CHARS, compact, normalize
 from xianxia.parsing.vocabulary import SLOTLESS_INTENTS, Entity, EntityKind, Match, Vocabulary
 from xianxia.world import World

@@ -17,14 +17,14 @@ from werkzeug.exceptions import UnsupportedMediaType
 from xianxia.config import LLMMode, Settings
 from xianxia.control.mode import ModeSwitch
 from xianxia.engine import Outcome
+from xianxia.engine.intents import IntentParser, ParseResult
 from xianxia.game.service import GameService
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.dialogue import NPCDialogue
 from xianxia.llm.gateway import LLMGateway
+from xianxia.llm.parser import LLMParser
 from xianxia.logs import configure_logging
 from xianxia.metrics import Metrics, mark_worker_dead
-from xianxia.parsing.base import IntentParser, ParseResult
-from xianxia.parsing.llm import LLMParser
 from xianxia.parsing.rules import RulesParser
 from xianxia.store.base import Store
 from xianxia.store.factory import create_store

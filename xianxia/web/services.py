@@ -8,11 +8,11 @@ from quart import current_app
 
 from xianxia.config import Settings
 from xianxia.control.mode import ModeSwitch
+from xianxia.engine.intents import IntentParser
 from xianxia.game.service import GameService
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.gateway import LLMGateway
 from xianxia.metrics import Metrics
-from xianxia.parsing.base import IntentParser
 from xianxia.parsing.rules import RulesParser
 from xianxia.store.base import Store
 from xianxia.tasks.runner import TaskRunner

@@ -8,8 +8,8 @@ from quart import Blueprint
 from quart_schema import document_response, validate_request
 
 from xianxia.engine import judge
+from xianxia.engine.intents import ParseContext
 from xianxia.game.errors import InvalidRequest
-from xianxia.parsing.base import ParseContext
 from xianxia.web.auth import bearer_token, same_secret
 from xianxia.web.errors import Forbidden, NotFound
 from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors

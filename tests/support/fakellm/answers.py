@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xianxia.fakellm.openai import ChatRequest
+from tests.support.fakellm.openai import ChatRequest
 
 log = structlog.get_logger(__name__)
 

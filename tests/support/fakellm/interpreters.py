@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from xianxia.fakellm.answers import Interpreter
-from xianxia.parsing.base import ParseContext
+from tests.support.fakellm.answers import Interpreter
+from xianxia.engine.intents import ParseContext
 from xianxia.world import World, load_world
 
 

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from xianxia.config import LLMMode
 from xianxia.engine import UNKNOWN, ParsedIntent
+from xianxia.engine.intents import IntentParser, ParseContext, ParseResult
 from xianxia.llm.errors import LLMBadAnswer, LLMError, error_type
 from xianxia.llm.observer import LLMObserver, NullObserver
-from xianxia.parsing.base import IntentParser, ParseContext, ParseResult
 from xianxia.world import World
 
 log = structlog.get_logger(__name__)

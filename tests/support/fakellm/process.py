@@ -16,8 +16,18 @@ READY = "fakellm listening on "
 
 @contextmanager
 def fake_upstream(log_path: Path, *, latency: float = 0.05, timeout: float = 20.0) -> Iterator[str]:
-    """Yield the base URL of a running `python -m xianxia.fakellm --port 0`."""
-    command = [sys.executable, "-m", "xianxia.fakellm", "--host", "127.0.0.1", "--port", "0", "--latency", str(latency)]
+    """Yield the base URL of a running `python -m tests.support.fakellm --port 0`."""
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.fakellm",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--latency",
+        str(latency),
+    ]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=log_file, text=True, start_new_session=True

@@ -1,4 +1,4 @@
-"""`python -m xianxia.fakellm --port 9000 --latency 1.0 --fault server_error=0.2`: serve the fake until interrupted."""
+"""`python -m tests.support.fakellm --port 9000 --latency 1.0 --fault server_error=0.2`: serve until interrupted."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import structlog
 
-from xianxia.fakellm.faults import FAULTS, FaultPlan, fault_named, parse_fault_option
-from xianxia.fakellm.server import FakeConfig, running_fake
+from tests.support.fakellm.faults import FAULTS, FaultPlan, fault_named, parse_fault_option
+from tests.support.fakellm.server import FakeConfig, running_fake
 from xianxia.logs import configure_logging
 
-log = structlog.get_logger("xianxia.fakellm")
+log = structlog.get_logger("tests.support.fakellm")
 
 
 def build_config(argv: list[str] | None = None) -> tuple[FakeConfig, str]:
     """The config the command line asks for, and the log level."""
-    parser = argparse.ArgumentParser(prog="python -m xianxia.fakellm", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.fakellm", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port (printed when ready)")
     parser.add_argument("--key", default=None, help="the API key to accept (default: any non-empty key)")

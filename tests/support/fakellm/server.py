@@ -13,12 +13,12 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xianxia.fakellm import answers
-from xianxia.fakellm.answers import Interpreter
-from xianxia.fakellm.faults import FaultName, FaultPicker, FaultPlan, fault_named
-from xianxia.fakellm.interpreters import LazyRulesInterpreter
-from xianxia.fakellm.openai import ChatRequest, ErrorType, completion, error_body, model_list
-from xianxia.fakellm.stats import Stats
+from tests.support.fakellm import answers
+from tests.support.fakellm.answers import Interpreter
+from tests.support.fakellm.faults import FaultName, FaultPicker, FaultPlan, fault_named
+from tests.support.fakellm.interpreters import LazyRulesInterpreter
+from tests.support.fakellm.openai import ChatRequest, ErrorType, completion, error_body, model_list
+from tests.support.fakellm.stats import Stats
 
 log = structlog.get_logger(__name__)
 
