@@ -24,6 +24,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CIRCUIT_STATES = ("closed", "half_open", "open")
 
+#: Why the LLM was switched off by itself: an upstream 401/402, or the error-rate / p95 watch.
+ROLLBACK_REASONS = ("upstream_401", "upstream_402", "error_rate", "latency_p95")
+STORE_ERROR_SOURCES = ("request", "readiness")
+TASK_STATES = ("queued", "running")
+TASK_OUTCOMES = ("done", "failed")
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -87,7 +93,81 @@ class Metrics:
         self.llm_fatal = Counter(
             "xianxia_llm_fatal_total", "Upstream answers that switched the LLM off (401/402)", ["status"], registry=r
         )
+        self.llm_rollbacks = Counter(
+            "xianxia_llm_rollbacks_total", "Automatic switches of the LLM mode to off, by cause", ["reason"], registry=r
+        )
+        self.llm_rolled_back = Gauge(
+            "xianxia_llm_rolled_back",
+            "Workers whose LLM mode is off by an automatic rollback (stays until an operator raises it)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.store_errors = Counter(
+            "xianxia_store_errors_total",
+            "Store operations that failed, by where they were seen",
+            ["source"],
+            registry=r,
+        )
+        self.players_active = Gauge(
+            "xianxia_players_active",
+            "Players who acted in the last 5 minutes (summed over workers: a player served by two counts twice)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        # Per worker (a `pid` label in multiprocess mode): prometheus_client's own process collector is
+        # not served in multiprocess mode, so the sampler in xianxia/process_metrics.py fills these.
+        self.worker_cpu = Gauge(
+            "xianxia_worker_cpu_seconds",
+            "CPU seconds (user + system) this worker has used; take rate() of it",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.worker_rss = Gauge(
+            "xianxia_worker_resident_memory_bytes",
+            "Resident memory of this worker",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.worker_fds = Gauge(
+            "xianxia_worker_open_fds", "Open file descriptors of this worker", registry=r, multiprocess_mode="liveall"
+        )
+        self.worker_loop_lag = Gauge(
+            "xianxia_worker_event_loop_lag_seconds",
+            "How late the event loop woke a timer at the last sample (time other work held the loop)",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.tasks = Gauge(
+            "xianxia_tasks",
+            "Batch tasks held by workers, by state",
+            ["state"],
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.tasks_finished = Counter(
+            "xianxia_tasks_finished_total", "Batch tasks finished, by final status", ["status"], registry=r
+        )
+        self.tasks_oldest_age = Gauge(
+            "xianxia_tasks_oldest_age_seconds",
+            "Age of the oldest unfinished task a worker holds (0 when none)",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.circuit("closed")
+        # Series that exist from the start, so dashboards and alerts see zeros rather than no data.
+        for reason in ROLLBACK_REASONS:
+            self.llm_rollbacks.labels(reason)
+        for status in ("401", "402"):
+            self.llm_fatal.labels(status)
+        for source in STORE_ERROR_SOURCES:
+            self.store_errors.labels(source)
+        for state in TASK_STATES:
+            self.tasks.labels(state).set(0)
+        for status in TASK_OUTCOMES:
+            self.tasks_finished.labels(status)
+        self.llm_rolled_back.set(0)
+        self.players_active.set(0)
+        self.tasks_oldest_age.set(0)
 
     # LLMObserver
     def request(self, kind: str, outcome: str, seconds: float) -> None:
@@ -113,6 +193,15 @@ class Metrics:
     def mode(self, mode: str) -> None:
         for known in ("async", "sync", "off"):
             self.llm_mode.labels(known).set(1 if known == mode else 0)
+
+    # TaskObserver
+    def task_state(self, queued: int, running: int, oldest_age: float) -> None:
+        self.tasks.labels("queued").set(queued)
+        self.tasks.labels("running").set(running)
+        self.tasks_oldest_age.set(oldest_age)
+
+    def task_finished(self, status: str) -> None:
+        self.tasks_finished.labels(status).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition, summed over every worker in multiprocess mode."""

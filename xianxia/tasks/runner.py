@@ -8,7 +8,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -25,6 +25,12 @@ class TaskQueueFull(Exception):
 TaskHandler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
+class TaskObserver(Protocol):
+    """Receives the runner's counts; the metrics layer implements it."""
+
+    def task_finished(self, status: str) -> None: ...
+
+
 class TaskRunner:
     """Executes tasks of known kinds in this process, with heartbeats so others can tell it is alive."""
 
@@ -37,6 +43,7 @@ class TaskRunner:
         stale_after: float = 30.0,
         max_running: int = 64,
         clock: Callable[[], float] = time.time,
+        observer: TaskObserver | None = None,
     ) -> None:
         self.owner = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._store = store
@@ -45,7 +52,10 @@ class TaskRunner:
         self._stale_after = stale_after
         self._max_running = max_running
         self._clock = clock
+        self._observer = observer
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._started_at: dict[str, float] = {}  # created_at of every task held here
+        self._executing: set[str] = set()  # those whose handler has begun
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -62,6 +72,8 @@ class TaskRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._running.clear()
+        self._started_at.clear()
+        self._executing.clear()
         self._loop_task = None
 
     async def submit(self, kind: str, payload: dict[str, Any]) -> TaskRecord:
@@ -100,13 +112,27 @@ class TaskRunner:
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
+    def snapshot(self) -> tuple[int, int, float]:
+        """(queued, running, age in seconds of the oldest) of the tasks held here."""
+        running = len(self._executing)
+        queued = len(self._started_at) - running
+        oldest = min(self._started_at.values(), default=None)
+        return queued, running, 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
     def _start(self, record: TaskRecord) -> None:
         task = asyncio.create_task(self._run(record), name=f"task-{record.id}")
         self._running[record.id] = task
-        task.add_done_callback(lambda _: self._running.pop(record.id, None))
+        self._started_at[record.id] = record.created_at
+        task.add_done_callback(lambda _: self._forget(record.id))
+
+    def _forget(self, task_id: str) -> None:
+        self._running.pop(task_id, None)
+        self._started_at.pop(task_id, None)
+        self._executing.discard(task_id)
 
     async def _run(self, record: TaskRecord) -> None:
         await self._store.update_task(record.id, "running", owner=self.owner)
+        self._executing.add(record.id)
         try:
             result = await self._handlers[record.kind](record.payload)
         except asyncio.CancelledError:
@@ -114,9 +140,15 @@ class TaskRunner:
         except Exception as exc:
             log.exception("task_failed", task_id=record.id)
             await self._store.update_task(record.id, "failed", owner=self.owner, error=f"{type(exc).__name__}: {exc}")
+            self._finished("failed")
             return
         await self._store.update_task(record.id, "done", owner=self.owner, result=result)
+        self._finished("done")
         log.info("task_done", task_id=record.id, kind=record.kind)
+
+    def _finished(self, status: str) -> None:
+        if self._observer is not None:
+            self._observer.task_finished(status)
 
     async def _maintain(self) -> None:
         while True:

@@ -26,6 +26,7 @@ from xianxia.llm.parser import LLMParser
 from xianxia.logs import configure_logging
 from xianxia.metrics import Metrics, mark_worker_dead
 from xianxia.parsing.rules import RulesParser
+from xianxia.process_metrics import ProcessSampler, RecentPlayers
 from xianxia.store.base import Store
 from xianxia.store.factory import create_store
 from xianxia.tasks.runner import TaskRunner
@@ -60,6 +61,7 @@ def create_app(
 
     def mode_changed(mode: LLMMode) -> None:
         metrics.mode(mode)
+        metrics.llm_rolled_back.set(1 if mode == "off" and modes.state.changed_by == "upstream" else 0)
         if mode != "off" and client is not None:
             client.rearm_fatal()  # switched back on: the next 401/402 must switch it off again
 
@@ -83,7 +85,9 @@ def create_app(
 
     def switch_off(reason: str) -> None:
         """401/402 from the upstream: turn the LLM off for every worker (may be called from the thread pool)."""
-        metrics.llm_fatal.labels("402" if "402" in reason else "401").inc()
+        status = "402" if "402" in reason else "401"
+        metrics.llm_fatal.labels(status).inc()
+        metrics.llm_rollbacks.labels(f"upstream_{status}").inc()
         loop = loop_holder.get("loop")
         if loop is None:
             return
@@ -113,7 +117,10 @@ def create_app(
         )
         dialogue = NPCDialogue(client, world, mode=lambda: modes.current, budget=settings.llm_parse_budget)
 
+    recent_players = RecentPlayers()
+
     def observe(outcome: Outcome, parsed: ParseResult) -> None:
+        recent_players.saw(outcome.state.id)
         metrics.actions.labels(outcome.intent.intent, str(outcome.allowed).lower(), parsed.parser).inc()
         if parsed.parser == "rules" and not isinstance(parser, LLMParser):
             metrics.decision("rules_only")
@@ -126,6 +133,14 @@ def create_app(
         heartbeat_seconds=settings.task_heartbeat_seconds,
         stale_after=settings.task_stale_seconds,
         max_running=settings.task_max_running,
+        observer=metrics,
+    )
+    sampler = ProcessSampler(
+        metrics,
+        probes=(
+            lambda: metrics.task_state(*tasks.snapshot()),
+            lambda: metrics.players_active.set(recent_players.count()),
+        ),
     )
 
     app = Quart("xianxia")
@@ -168,6 +183,7 @@ def create_app(
         if client is not None:
             await client.start()
         await tasks.start()
+        await sampler.start()
         log.info(
             "app_started",
             database=settings.database_url.split("://", 1)[0],
@@ -178,6 +194,7 @@ def create_app(
 
     @app.after_serving
     async def _close() -> None:
+        await sampler.stop()
         await tasks.stop()
         if client is not None:
             await client.aclose()

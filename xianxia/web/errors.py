@@ -23,6 +23,7 @@ from xianxia.llm.errors import (
 from xianxia.store.base import StoreUnavailable
 from xianxia.tasks.runner import TaskQueueFull
 from xianxia.web.responses import json_response
+from xianxia.web.services import services
 
 log = structlog.get_logger(__name__)
 
@@ -161,6 +162,7 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(StoreUnavailable)
     async def _store_down(exc: StoreUnavailable) -> Response:
         log.error("store_unavailable", error=str(exc))
+        services().metrics.store_errors.labels("request").inc()
         response = error_response(503, "store_unavailable", "the save store is unavailable; nothing was changed")
         response.headers["Retry-After"] = "1"
         return response

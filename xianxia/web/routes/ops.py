@@ -34,6 +34,7 @@ async def readyz() -> tuple[dict[str, Any], int]:
         await found.store.ping()
         checks["store"] = "ok"
     except StoreError as exc:
+        found.metrics.store_errors.labels("readiness").inc()
         checks["store"] = f"unavailable: {exc}"
         ready = False
     state = found.modes.state
