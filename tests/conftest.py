@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from xianxia.config import Settings
 
 #: (what was scored, accuracy, utterances), filled by the corpus tests.
 CORPUS_SCORES: list[tuple[str, float, int]] = []
@@ -18,3 +22,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("corpus accuracy (intent and slots both right)")
         for name, accuracy, utterances in CORPUS_SCORES:
             terminalreporter.write_line(f"{name}: {accuracy:.3f} on {utterances} utterances")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`Settings()` reads os.environ: a test sees only the variables it sets, not the shell's."""
+    for name in Settings.variables():
+        monkeypatch.delenv(name, raising=False)
+    yield

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+import xianxia
 from xianxia.config import DEFAULT_DATABASE_URL, Settings
+from xianxia.web.app import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_play_without_a_key() -> None:
@@ -31,7 +39,54 @@ def test_numbers_are_parsed_and_checked() -> None:
     settings = Settings.from_env({"LLM_MAX_WORKERS": "5", "LLM_TIMEOUT": "2.5", "XIANXIA_ADMIN_TOKEN": ""})
     assert settings.llm_max_workers == 5 and settings.llm_timeout == 2.5
     assert settings.admin_token is None
-    with pytest.raises(ValidationError, match="llm_max_workers"):
+    # The error names the variable the operator set, not the field behind it.
+    with pytest.raises(ValidationError, match="LLM_MAX_WORKERS"):
         Settings.from_env({"LLM_MAX_WORKERS": "0"})
-    with pytest.raises(ValidationError, match="llm_mode"):
+    with pytest.raises(ValidationError, match="XIANXIA_LLM_MODE"):
         Settings.from_env({"XIANXIA_LLM_MODE": "turbo"})
+
+
+def _readme_table_variables() -> set[str]:
+    """The variables named in the first cell of each row of README's configuration table."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Configuration (environment)", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows, "README's configuration table is missing"
+    return {name for row in rows for name in re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", row.split("|")[1])}
+
+
+def test_readme_lists_every_setting_and_nothing_else() -> None:
+    documented, read = _readme_table_variables(), set(Settings.variables())
+    assert read - documented == set(), "settings missing from README's configuration table"
+    assert documented - read == set(), "README documents variables no setting reads"
+
+
+def test_every_setting_has_a_variable() -> None:
+    for name, field in Settings.model_fields.items():
+        assert isinstance(field.validation_alias, str), f"{name} has no environment variable"
+        assert Settings.from_env({field.validation_alias: ""}) == Settings.from_env({}), f"{name}: blank is unset"
+
+
+def test_the_version_comes_from_pyproject_and_matches_the_changelog() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", (ROOT / "docs" / "CHANGELOG.md").read_text(), re.M)
+    assert xianxia.__version__ == declared
+    assert released and released[0] == declared, "the newest changelog release is not pyproject's version"
+
+
+async def test_openapi_states_the_package_version(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'v.db'}", log_level="WARNING"))
+    async with app.test_app():
+        response = await app.test_client().get("/openapi.json")
+        assert (await response.get_json())["info"]["version"] == xianxia.__version__
+
+
+def test_settings_read_os_environ_and_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_TIMEOUT", "3")
+    monkeypatch.setenv("XIANXIA_LOG_JSON", "auto")
+    monkeypatch.setenv("XIANXIA_TASK_MAX_RUNNING", "7")
+    assert Settings.from_env().llm_timeout == 3 and Settings.from_env().log_json is None
+    assert Settings().task_max_running == 7
+    assert Settings(llm_timeout=5).llm_timeout == 5
+    monkeypatch.setenv("XIANXIA_LOG_JSON", "1")
+    assert Settings().log_json is True

@@ -1,13 +1,13 @@
-"""Typed settings, read once from the environment."""
+"""Typed settings, read once from the environment (pydantic-settings); each field names its variable."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 LLMMode = Literal["async", "sync", "off"]
 LLM_MODES: tuple[LLMMode, ...] = ("async", "sync", "off")
@@ -15,46 +15,80 @@ LLM_MODES: tuple[LLMMode, ...] = ("async", "sync", "off")
 DEFAULT_DATABASE_URL = "sqlite:///data/xianxia.db"
 
 
-class Settings(BaseModel):
-    """Everything the app reads from its environment, validated once."""
+class Settings(BaseSettings):
+    """Everything the app reads from its environment, validated once.
 
-    model_config = {"frozen": True}
+    `Settings()` reads `os.environ`; keyword arguments (by field name) win over it.
+    Every field has a variable, listed in README's configuration table (a test checks both directions).
+    """
 
-    database_url: str = DEFAULT_DATABASE_URL
-    world_dir: Path | None = None
-    admin_token: str | None = None
-    llm_token: str | None = None  # when set, the /api/llm routes need it as a bearer token
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=True,
+        env_ignore_empty=True,  # VAR= means "unset", as the shell scripts this replaced assumed
+        populate_by_name=True,
+        extra="ignore",
+    )
 
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
-    max_text_chars: int = Field(500, ge=1)
-    log_json: bool | None = None  # None: JSON when stderr is not a terminal
-    log_level: str = "INFO"
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="XIANXIA_DATABASE_URL")
+    world_dir: Path | None = Field(None, validation_alias="XIANXIA_WORLD_DIR")
+    admin_token: str | None = Field(None, validation_alias="XIANXIA_ADMIN_TOKEN")
+    # When set, the /api/llm routes need it as a bearer token.
+    llm_token: str | None = Field(None, validation_alias="XIANXIA_LLM_TOKEN")
 
-    deepseek_api_key: str | None = None
-    deepseek_base_url: str = "https://api.deepseek.com"
-    deepseek_model: str = "deepseek-chat"
-    llm_mode: LLMMode = "async"
-    llm_max_workers: int = Field(16, ge=1)
-    llm_timeout: float = Field(30.0, gt=0)
-    llm_connect_timeout: float = Field(5.0, gt=0)
-    llm_max_connections: int = Field(1024, ge=1)
-    llm_max_concurrency: int = Field(1024, ge=1)
-    llm_max_retries: int = Field(3, ge=1, le=10)
-    llm_parse_budget: float = Field(8.0, gt=0)  # seconds an action waits for the LLM parse
-    llm_per_player_inflight: int = Field(2, ge=1)
-    llm_breaker_failures: int = Field(5, ge=1)
-    llm_breaker_cooldown: float = Field(30.0, gt=0)
-    llm_chat_max_chars: int = Field(4000, ge=1)
-    llm_batch_max: int = Field(100, ge=1, le=1000)
-    mode_refresh_seconds: float = Field(0.5, gt=0)
-    task_heartbeat_seconds: float = Field(5.0, gt=0)
-    task_stale_seconds: float = Field(30.0, gt=0)
-    task_max_running: int = Field(64, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, validation_alias="XIANXIA_MAX_BODY_BYTES")
+    max_text_chars: int = Field(500, ge=1, validation_alias="XIANXIA_MAX_TEXT_CHARS")
+    log_json: bool | None = Field(None, validation_alias="XIANXIA_LOG_JSON")  # None: JSON when stderr is no terminal
+    log_level: str = Field("INFO", validation_alias="XIANXIA_LOG_LEVEL")
+
+    deepseek_api_key: str | None = Field(None, validation_alias="DEEPSEEK_API_KEY")
+    deepseek_base_url: str = Field("https://api.deepseek.com", validation_alias="DEEPSEEK_BASE_URL")
+    deepseek_model: str = Field("deepseek-chat", validation_alias="DEEPSEEK_MODEL")
+    llm_mode: LLMMode = Field("async", validation_alias="XIANXIA_LLM_MODE")
+    # The old switch (1: async, anything else: sync); XIANXIA_LLM_MODE wins when both are set.
+    use_async_deepseek: str | None = Field(None, validation_alias="USE_ASYNC_DEEPSEEK", exclude=True, repr=False)
+    llm_max_workers: int = Field(16, ge=1, validation_alias="LLM_MAX_WORKERS")
+    llm_timeout: float = Field(30.0, gt=0, validation_alias="LLM_TIMEOUT")
+    llm_connect_timeout: float = Field(5.0, gt=0, validation_alias="LLM_CONNECT_TIMEOUT")
+    llm_max_connections: int = Field(1024, ge=1, validation_alias="LLM_MAX_CONNECTIONS")
+    llm_max_concurrency: int = Field(1024, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
+    llm_max_retries: int = Field(3, ge=1, le=10, validation_alias="LLM_MAX_RETRIES")
+    # Seconds an action waits for the LLM parse.
+    llm_parse_budget: float = Field(8.0, gt=0, validation_alias="LLM_PARSE_BUDGET")
+    llm_per_player_inflight: int = Field(2, ge=1, validation_alias="LLM_PER_PLAYER_INFLIGHT")
+    llm_breaker_failures: int = Field(5, ge=1, validation_alias="LLM_BREAKER_FAILURES")
+    llm_breaker_cooldown: float = Field(30.0, gt=0, validation_alias="LLM_BREAKER_COOLDOWN")
+    llm_chat_max_chars: int = Field(4000, ge=1, validation_alias="LLM_CHAT_MAX_CHARS")
+    llm_batch_max: int = Field(100, ge=1, le=1000, validation_alias="LLM_BATCH_MAX")
+    mode_refresh_seconds: float = Field(0.5, gt=0, validation_alias="XIANXIA_MODE_REFRESH_SECONDS")
+    task_heartbeat_seconds: float = Field(5.0, gt=0, validation_alias="XIANXIA_TASK_HEARTBEAT_SECONDS")
+    task_stale_seconds: float = Field(30.0, gt=0, validation_alias="XIANXIA_TASK_STALE_SECONDS")
+    task_max_running: int = Field(64, ge=1, validation_alias="XIANXIA_TASK_MAX_RUNNING")
 
     @field_validator("admin_token", "llm_token", "deepseek_api_key")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("llm_mode", mode="before")
+    @classmethod
+    def _mode_is_case_blind(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_json", mode="before")
+    @classmethod
+    def _auto_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "auto" else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_async_switch(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        legacy = data.get("USE_ASYNC_DEEPSEEK", data.get("use_async_deepseek"))
+        if legacy is not None and "XIANXIA_LLM_MODE" not in data and "llm_mode" not in data:
+            data = {**data, "llm_mode": "async" if str(legacy).strip() == "1" else "sync"}
+        return data
 
     @property
     def effective_llm_mode(self) -> LLMMode:
@@ -63,39 +97,23 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (os.environ by default)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        simple = {
-            "XIANXIA_DATABASE_URL": "database_url",
-            "XIANXIA_WORLD_DIR": "world_dir",
-            "XIANXIA_ADMIN_TOKEN": "admin_token",
-            "XIANXIA_LLM_TOKEN": "llm_token",
-            "XIANXIA_MAX_BODY_BYTES": "max_body_bytes",
-            "XIANXIA_MAX_TEXT_CHARS": "max_text_chars",
-            "XIANXIA_LOG_LEVEL": "log_level",
-            "DEEPSEEK_API_KEY": "deepseek_api_key",
-            "DEEPSEEK_BASE_URL": "deepseek_base_url",
-            "DEEPSEEK_MODEL": "deepseek_model",
-            "LLM_MAX_WORKERS": "llm_max_workers",
-            "LLM_TIMEOUT": "llm_timeout",
-            "LLM_CONNECT_TIMEOUT": "llm_connect_timeout",
-            "LLM_MAX_CONNECTIONS": "llm_max_connections",
-            "LLM_MAX_CONCURRENCY": "llm_max_concurrency",
-            "LLM_MAX_RETRIES": "llm_max_retries",
-            "LLM_PARSE_BUDGET": "llm_parse_budget",
-            "LLM_PER_PLAYER_INFLIGHT": "llm_per_player_inflight",
-            "LLM_BREAKER_FAILURES": "llm_breaker_failures",
-            "LLM_BREAKER_COOLDOWN": "llm_breaker_cooldown",
-            "XIANXIA_MODE_REFRESH_SECONDS": "mode_refresh_seconds",
-        }
-        for name, field in simple.items():
-            if env.get(name, "") != "":
-                values[field] = env[name]
-        if env.get("XIANXIA_LOG_JSON", "") != "":
-            values["log_json"] = env["XIANXIA_LOG_JSON"].lower() in ("1", "true", "yes")
-        if env.get("XIANXIA_LLM_MODE", "") != "":
-            values["llm_mode"] = env["XIANXIA_LLM_MODE"].strip().lower()
-        elif env.get("USE_ASYNC_DEEPSEEK", "") != "":
-            values["llm_mode"] = "async" if env["USE_ASYNC_DEEPSEEK"].strip() == "1" else "sync"
-        return cls.model_validate(values)
+        """Settings from `os.environ`, or from the mapping given (and nothing else)."""
+        if environ is None:
+            return cls()
+        return cls.model_validate(_MappingSource(cls, environ)())
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Every environment variable the settings read, to its field name."""
+        return {str(field.validation_alias): name for name, field in cls.model_fields.items()}
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment source over a given mapping instead of `os.environ` (as pydantic's dotenv source does)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key: value for key, value in self._environ.items() if value != ""}

@@ -14,6 +14,7 @@ from quart import Quart, Response, g, request
 from quart_schema import QuartSchema
 from werkzeug.exceptions import UnsupportedMediaType
 
+from xianxia import __version__
 from xianxia.config import LLMMode, Settings
 from xianxia.control.mode import ModeSwitch
 from xianxia.engine import Outcome
@@ -40,7 +41,6 @@ log = structlog.get_logger(__name__)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-VERSION = "0.2.0"
 
 
 def create_app(
@@ -151,7 +151,7 @@ def create_app(
         swagger_ui_path="/docs",
         redoc_ui_path=None,
         scalar_ui_path=None,
-        info={"title": "Xianxia World Engine", "version": VERSION},
+        info={"title": "Xianxia World Engine", "version": __version__},
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
     )
     # After QuartSchema, which installs its own JSON provider: Chinese stays readable, fields keep their order.
