@@ -6,11 +6,12 @@ from xianxia.engine.intents import ALLOWED_INTENTS, UNKNOWN, ParsedIntent
 from xianxia.engine.laws import judge, laws_in_force
 from xianxia.engine.narration import stage_name
 from xianxia.engine.outcome import Event, Outcome, Suggestion
-from xianxia.engine.state import PlayerState, action_rng, new_player
+from xianxia.engine.state import RULES_VERSION, PlayerState, action_rng, new_player
 from xianxia.engine.suggestions import suggestions_here
 
 __all__ = [
     "ALLOWED_INTENTS",
+    "RULES_VERSION",
     "UNKNOWN",
     "Event",
     "Outcome",

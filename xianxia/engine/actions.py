@@ -13,6 +13,7 @@ from xianxia.engine.outcome import Event, Outcome
 from xianxia.engine.results import Applied, Handler, Refused
 from xianxia.engine.state import PlayerState, action_rng
 from xianxia.engine.suggestions import law_alternatives, merge, suggestions_here
+from xianxia.engine.upgrade import upgrade
 from xianxia.world import World
 
 HANDLERS: Mapping[str, Handler] = {
@@ -36,7 +37,11 @@ NOT_UNDERSTOOD = "没听懂你的意思。"
 
 
 def apply_action(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Outcome:
-    """Apply one intent: laws first, then the action; a refusal leaves the state (and the RNG) untouched."""
+    """Apply one intent: laws first, then the action; a refusal leaves the state (and the RNG) untouched.
+
+    A state of older rules is upgraded first; that upgrade stands even when the action is refused.
+    """
+    state = upgrade(world, state)
     law = forbidding_law(world, state.location, state.realm, intent)
     judged = with_verdict(intent, law)
     if law is not None:

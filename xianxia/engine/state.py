@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xianxia.world import World
 
+#: The version of the game rules this engine applies. Bump it whenever a change makes the same (state, intent,
+#: seed) give another outcome, and freeze the rules it replaces under `xianxia.legacy`, so old logs still replay.
+RULES_VERSION = 1
+
 
 class PlayerState(BaseModel):
     """Everything the engine knows of a player. Immutable: actions return a new one."""
@@ -32,6 +36,8 @@ class PlayerState(BaseModel):
     kills: int = Field(0, ge=0)
     breakthrough_bonus: float = Field(0.0, ge=0)
     version: int = Field(0, ge=0)
+    #: The rules version the state was last shaped by; a state stored before the field existed is of rules 1.
+    rules: int = Field(1, ge=1)
 
 
 def action_rng(state: PlayerState) -> Random:
@@ -60,4 +66,5 @@ def new_player(world: World, player_id: str, name: str, seed: int) -> PlayerStat
         spirit_stones=start.start_spirit_stones,
         location=start.start_scene,
         inventory=dict(start.start_inventory),
+        rules=RULES_VERSION,
     )

@@ -59,6 +59,20 @@ def request_fingerprint(text: str | None, intent: ParsedIntent | None) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+def logged_outcome(before: PlayerState, outcome: Outcome, body: dict[str, Any]) -> dict[str, Any]:
+    """What the log keeps of an outcome, with the rules version it was applied under (and upgraded from)."""
+    logged: dict[str, Any] = {
+        "allowed": outcome.allowed,
+        "narration": outcome.narration,
+        "events": body["events"],
+        "version": outcome.state.version,
+        "rules": outcome.state.rules,
+    }
+    if before.rules != outcome.state.rules:
+        logged["upgraded_from"] = before.rules
+    return logged
+
+
 def hash_token(token: str) -> str:
     """The stored form of a player token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -231,12 +245,7 @@ class GameService:
             text=text,
             intent=outcome.intent.model_dump(),
             parser=parsed.parser,
-            outcome={
-                "allowed": outcome.allowed,
-                "narration": outcome.narration,
-                "events": body["events"],
-                "version": outcome.state.version,
-            },
+            outcome=logged_outcome(record.state, outcome, body),
             response={"fingerprint": fingerprint, "answer": body},
             idempotency_key=idempotency_key,
             created_at=self._clock(),

@@ -1,0 +1,63 @@
+"""Player state: the engine's input and output, persisted as JSON."""
+
+from __future__ import annotations
+
+from random import Random
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xianxia.legacy.rules1.world import World
+
+
+class PlayerState(BaseModel):
+    """Everything the engine knows of a player. Immutable: actions return a new one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str
+    seed: int = Field(ge=0)
+    root: str
+    realm: str
+    stage: int = Field(ge=1)
+    qi: int = Field(ge=0)
+    hp: int = Field(ge=0)
+    max_hp: int = Field(ge=1)
+    attack: int = Field(ge=0)
+    defense: int = Field(ge=0)
+    spirit_stones: int = Field(ge=0)
+    location: str
+    inventory: dict[str, int] = Field(default_factory=dict)
+    karma: int = Field(0, ge=0)
+    kills: int = Field(0, ge=0)
+    breakthrough_bonus: float = Field(0.0, ge=0)
+    version: int = Field(0, ge=0)
+
+
+def action_rng(state: PlayerState) -> Random:
+    """The RNG of the player's next action: derived from the seed and the version, so replays match."""
+    return Random(state.seed * 1_000_003 + state.version)
+
+
+def new_player(world: World, player_id: str, name: str, seed: int) -> PlayerState:
+    """A fresh player at the start scene; the spiritual root is drawn from the seed."""
+    rng = Random(seed)
+    roots = list(world.roots.values())
+    root = rng.choices(roots, weights=[r.weight for r in roots])[0]
+    start = world.settings
+    return PlayerState(
+        id=player_id,
+        name=name,
+        seed=seed,
+        root=root.id,
+        realm=world.realms[0].id,
+        stage=1,
+        qi=0,
+        hp=start.start_hp,
+        max_hp=start.start_hp,
+        attack=start.start_attack,
+        defense=start.start_defense,
+        spirit_stones=start.start_spirit_stones,
+        location=start.start_scene,
+        inventory=dict(start.start_inventory),
+    )

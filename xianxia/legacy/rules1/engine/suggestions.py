@@ -1,0 +1,132 @@
+"""What the player can say now: commands the rules parser understands, each with its intent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from xianxia.legacy.rules1.engine.intents import ParsedIntent
+from xianxia.legacy.rules1.engine.laws import forbidding_law, intent_forbidden_in, judge
+from xianxia.legacy.rules1.engine.outcome import Suggestion
+from xianxia.legacy.rules1.engine.state import PlayerState
+from xianxia.legacy.rules1.engine.vitals import at_peak, qi_capacity
+from xianxia.legacy.rules1.world import World
+from xianxia.legacy.rules1.world.schema import Law
+
+#: How many shop wares and sellable goods to offer, so the list stays short.
+SHOP_SUGGESTIONS = 3
+
+
+def move_to(world: World, scene_id: str) -> Suggestion:
+    return Suggestion(text=f"去{world.scenes[scene_id].name}", intent="move", slots={"target": scene_id})
+
+
+def talk_to(world: World, npc_id: str) -> Suggestion:
+    return Suggestion(text=f"和{world.npcs[npc_id].name}说话", intent="talk", slots={"target": npc_id})
+
+
+def attack(world: World, monster_id: str) -> Suggestion:
+    return Suggestion(text=f"攻击{world.monsters[monster_id].name}", intent="attack", slots={"target": monster_id})
+
+
+def buy(world: World, item_id: str) -> Suggestion:
+    return Suggestion(text=f"买{world.items[item_id].name}", intent="buy", slots={"item": item_id, "quantity": 1})
+
+
+def sell(world: World, item_id: str) -> Suggestion:
+    return Suggestion(text=f"卖{world.items[item_id].name}", intent="sell", slots={"item": item_id, "quantity": 1})
+
+
+def use(world: World, item_id: str) -> Suggestion:
+    return Suggestion(text=f"使用{world.items[item_id].name}", intent="use_item", slots={"item": item_id})
+
+
+def plain(world: World, intent_name: str) -> Suggestion:
+    """A slot-less intent, said with the first Chinese word of its vocabulary (e.g. 打坐修炼)."""
+    vocabulary = world.intents[intent_name]
+    text = vocabulary.zh[0] if vocabulary.zh else vocabulary.example or intent_name
+    return Suggestion(text=text, intent=intent_name)
+
+
+def merge(*groups: Iterable[Suggestion]) -> tuple[Suggestion, ...]:
+    """The groups in order, without repeating a text or an intent with the same slots."""
+    seen: set[str] = set()
+    merged: list[Suggestion] = []
+    for group in groups:
+        for suggestion in group:
+            keys = {suggestion.text, f"{suggestion.intent}:{sorted(suggestion.slots.items())}"}
+            if keys & seen:
+                continue
+            seen |= keys
+            merged.append(suggestion)
+    return tuple(merged)
+
+
+def _attack_allowed(world: World, state: PlayerState, monster_id: str) -> bool:
+    intent = ParsedIntent(intent="attack", slots={"target": monster_id})
+    return judge(world, state.location, state.realm, intent).allowed
+
+
+def attackable_here(world: World, state: PlayerState) -> tuple[str, ...]:
+    """Monsters of this scene the laws let the player attack."""
+    scene = world.scenes[state.location]
+    return tuple(m for m in scene.monsters if _attack_allowed(world, state, m))
+
+
+def enterable_exits(world: World, state: PlayerState) -> tuple[str, ...]:
+    scene = world.scenes[state.location]
+    return tuple(
+        exit_id
+        for exit_id in scene.exits
+        if forbidding_law(world, state.location, state.realm, ParsedIntent(intent="move", slots={"target": exit_id}))
+        is None
+    )
+
+
+def suggestions_here(world: World, state: PlayerState) -> tuple[Suggestion, ...]:
+    """Exits, people, beasts, the shop, usable items, cultivation and exploration, as commands."""
+    scene = world.scenes[state.location]
+    found: list[Suggestion] = [move_to(world, exit_id) for exit_id in enterable_exits(world, state)]
+    found += [talk_to(world, npc_id) for npc_id in scene.npcs]
+    found += [attack(world, monster_id) for monster_id in attackable_here(world, state)]
+    if scene.shop is not None:
+        affordable = [i for i in scene.shop.sells if world.items[i].price <= state.spirit_stones]
+        found += [buy(world, item_id) for item_id in affordable[:SHOP_SUGGESTIONS]]
+        if scene.shop.buys:
+            goods = [i for i in state.inventory if i in world.items and not world.items[i].usable]
+            found += [sell(world, item_id) for item_id in goods[:SHOP_SUGGESTIONS]]
+    usable = [
+        item_id
+        for item_id in state.inventory
+        if item_id in world.items
+        and world.items[item_id].usable
+        and judge(world, state.location, state.realm, ParsedIntent(intent="use_item", slots={"item": item_id})).allowed
+    ]
+    found += [use(world, item_id) for item_id in usable]
+    if state.qi >= qi_capacity(world, state) and not at_peak(world, state):
+        found.append(plain(world, "breakthrough"))
+    found.append(plain(world, "cultivate"))
+    if state.hp < state.max_hp:
+        found.append(plain(world, "rest"))
+    found.append(plain(world, "explore"))
+    return merge(found)
+
+
+def _preferred_exits(world: World, state: PlayerState, refused: ParsedIntent) -> tuple[str, ...]:
+    """Exits where the refused kind of intent is not forbidden; every enterable exit if there is none."""
+    candidates = tuple(e for e in enterable_exits(world, state) if e != refused.slot("target"))
+    preferred = tuple(e for e in candidates if not intent_forbidden_in(world, e, refused.intent))
+    return preferred or candidates
+
+
+def law_alternatives(world: World, state: PlayerState, refused: ParsedIntent, law: Law) -> tuple[Suggestion, ...]:
+    """The legal alternatives a law names (e.g. CITY_NO_COMBAT → 去后山, 打坐修炼), computed for here and now."""
+    here = suggestions_here(world, state)
+    found: list[Suggestion] = []
+    for alternative in getattr(law, "alternatives", ()):
+        if alternative == "move":
+            found += [move_to(world, exit_id) for exit_id in _preferred_exits(world, state, refused)]
+        elif alternative in ("talk", "attack", "buy", "sell", "use_item"):
+            found += [suggestion for suggestion in here if suggestion.intent == alternative]
+        elif alternative in world.intents and alternative != refused.intent:
+            found.append(plain(world, alternative))
+    return merge(found)
