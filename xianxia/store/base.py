@@ -37,6 +37,10 @@ class DuplicateIdempotencyKey(StoreError):
     """An action with this idempotency key was already committed for the player."""
 
 
+class InvalidParameter(StoreError):
+    """A value no backend can hold (an integer out of range, a NUL in text); nothing was read or written."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlayerRecord:
     """A stored player: its state, its token's hash and how many actions it has logged."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import structlog
 
 from xianxia.store.base import ActionRecord, DuplicateIdempotencyKey, StoreError, StoreUnavailable, VersionConflict
+from xianxia.store.parameters import check_action
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,7 @@ class GroupCommitter:
         """Queue the action and return once the transaction holding it committed."""
         if self._writer is None or self._closing:
             raise StoreUnavailable("the store is closed")
+        check_action(action)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((action, future))
         self._wake.set()

@@ -19,6 +19,7 @@ import structlog
 from xianxia.engine.state import PlayerState
 from xianxia.store.base import (
     ActionRecord,
+    InvalidParameter,
     LogEntry,
     PlayerExists,
     PlayerRecord,
@@ -49,6 +50,7 @@ from xianxia.store.group_commit import (
     duplicate_error,
 )
 from xianxia.store.migrations import POSTGRES_MIGRATIONS
+from xianxia.store.parameters import check_integer, check_text
 
 log = structlog.get_logger(__name__)
 
@@ -196,6 +198,7 @@ class PostgresStore(GroupCommitting):
                 raise PlayerExists(f"player {state.id} already exists") from exc
 
     async def get_player(self, player_id: str) -> PlayerRecord | None:
+        check_text("player_id", player_id)
         async with self._connection("get_player") as conn:
             row = await conn.fetchrow(
                 "SELECT state, token_hash, actions, created_at FROM players WHERE id = $1", player_id
@@ -265,6 +268,8 @@ class PostgresStore(GroupCommitting):
         return None
 
     async def get_idempotent(self, player_id: str, key: str) -> dict[str, Any] | None:
+        check_text("player_id", player_id)
+        check_text("idempotency key", key)
         async with self._connection("get_idempotent") as conn:
             text = await conn.fetchval(
                 "SELECT response FROM idempotency WHERE player_id = $1 AND key = $2", player_id, key
@@ -273,6 +278,9 @@ class PostgresStore(GroupCommitting):
         return response
 
     async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]:
+        check_text("player_id", player_id)
+        check_integer("after", after_seq)
+        check_integer("limit", limit)
         async with self._connection("action_log") as conn:
             rows = await conn.fetch(
                 "SELECT seq, version, text, intent, parser, outcome, created_at FROM action_log"
@@ -288,6 +296,7 @@ class PostgresStore(GroupCommitting):
             return int(await conn.fetchval("SELECT count(*) FROM players"))
 
     async def get_setting(self, key: str) -> SettingRecord | None:
+        check_text("setting key", key)
         async with self._connection("get_setting") as conn:
             row = await conn.fetchrow("SELECT key, value, updated_at FROM settings WHERE key = $1", key)
         return None if row is None else setting_record(row)
@@ -314,6 +323,7 @@ class PostgresStore(GroupCommitting):
                 raise StoreError(f"task {task.id} already exists") from exc
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
+        check_text("task_id", task_id)
         async with self._connection("get_task") as conn:
             row = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
         return None if row is None else task_record(row)
@@ -370,6 +380,9 @@ class PostgresStore(GroupCommitting):
             yield
         except StoreError:
             raise
+        except (asyncpg.DataError, asyncpg.exceptions._base.DataError) as exc:
+            # The server's class 22 or asyncpg's own argument encoding: a value the column cannot hold.
+            raise InvalidParameter(f"PostgreSQL rejected a parameter ({what}): {exc}") from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} failed ({what}): {type(exc).__name__}: {exc}") from exc
 

@@ -22,6 +22,7 @@ import aiosqlite
 from xianxia.engine.state import PlayerState
 from xianxia.store.base import (
     ActionRecord,
+    InvalidParameter,
     LogEntry,
     PlayerRecord,
     SettingRecord,
@@ -32,6 +33,7 @@ from xianxia.store.base import (
 )
 from xianxia.store.codec import load_json, log_entry, player_record, setting_record, task_record
 from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter, GroupCommitting
+from xianxia.store.parameters import check_integer, check_text
 from xianxia.store.sqlite_writer import SYNCHRONOUS_LEVELS, SQLiteWriter
 
 P = ParamSpec("P")
@@ -125,6 +127,7 @@ class SQLiteStore(GroupCommitting):
         await self._in_writer(self._writer.create_player, state, token_hash)
 
     async def get_player(self, player_id: str) -> PlayerRecord | None:
+        check_text("player_id", player_id)
         rows = await self._fetch(
             "SELECT state, token_hash, actions, created_at FROM players WHERE id = ?",
             (player_id,),
@@ -139,6 +142,8 @@ class SQLiteStore(GroupCommitting):
         return await self._in_writer(self._writer.write_batch, actions)
 
     async def get_idempotent(self, player_id: str, key: str) -> dict[str, Any] | None:
+        check_text("player_id", player_id)
+        check_text("idempotency key", key)
         rows = await self._fetch("SELECT response FROM idempotency WHERE player_id = ? AND key = ?", (player_id, key))
         if not rows:
             return None
@@ -146,6 +151,9 @@ class SQLiteStore(GroupCommitting):
         return response
 
     async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]:
+        check_text("player_id", player_id)
+        check_integer("after", after_seq)
+        check_integer("limit", limit)
         rows = await self._fetch(
             "SELECT seq, version, text, intent, parser, outcome, created_at FROM action_log"
             " WHERE player_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -158,6 +166,7 @@ class SQLiteStore(GroupCommitting):
         return int(rows[0]["n"])
 
     async def get_setting(self, key: str) -> SettingRecord | None:
+        check_text("setting key", key)
         rows = await self._fetch("SELECT key, value, updated_at FROM settings WHERE key = ?", (key,))
         return setting_record(rows[0]) if rows else None
 
@@ -168,6 +177,7 @@ class SQLiteStore(GroupCommitting):
         await self._in_writer(self._writer.create_task, task)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
+        check_text("task_id", task_id)
         rows = await self._fetch("SELECT * FROM tasks WHERE id = ?", (task_id,))
         return task_record(rows[0]) if rows else None
 
@@ -212,6 +222,8 @@ class SQLiteStore(GroupCommitting):
             yield
         except StoreError:
             raise
+        except OverflowError as exc:  # an integer parameter wider than 64 bits
+            raise InvalidParameter(str(exc)) from exc
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StoreUnavailable(

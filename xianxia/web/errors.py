@@ -20,7 +20,7 @@ from xianxia.llm.errors import (
     LLMUnavailable,
     error_code,
 )
-from xianxia.store.base import StoreUnavailable
+from xianxia.store.base import InvalidParameter, StoreUnavailable
 from xianxia.tasks.runner import TaskQueueFull
 from xianxia.web.responses import json_response
 from xianxia.web.services import services
@@ -134,6 +134,10 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(InvalidRequest)
     async def _invalid(exc: InvalidRequest) -> Response:
         return error_response(422, "invalid_request", str(exc), fields=[{"field": exc.field, "message": exc.message}])
+
+    @app.errorhandler(InvalidParameter)
+    async def _bad_parameter(exc: InvalidParameter) -> Response:
+        return error_response(422, "invalid_request", str(exc))
 
     @app.errorhandler(PlayerNotFound)
     async def _no_player(exc: PlayerNotFound) -> Response:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xianxia.config import LLMMode
 from xianxia.engine import ALLOWED_INTENTS
 from xianxia.engine.intents import SlotValue
+from xianxia.store.parameters import MAX_INTEGER
 from xianxia.world.schema import Law, Realm
 
 #: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
@@ -75,7 +76,7 @@ class ActHeaders(BaseModel):
 class LogQuery(BaseModel):
     """Paging of the action log."""
 
-    after: int = Field(0, ge=0, description="only entries after this seq")
+    after: int = Field(0, ge=0, le=MAX_INTEGER, description="only entries after this seq")
     limit: int = Field(1000, ge=1, le=1000)
 
 
