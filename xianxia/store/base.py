@@ -108,6 +108,14 @@ class SettingRecord:
     updated_at: float = field(default=0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """What one retention pass forgot."""
+
+    idempotency_keys: int
+    tasks: int
+
+
 class Store(Protocol):
     """Persistence for the game and the LLM service. All methods are coroutines."""
 
@@ -165,3 +173,9 @@ class Store(Protocol):
 
     async def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
         """Refresh `updated_at` of running tasks this owner still works on (a heartbeat)."""
+
+    async def purge_expired(self, *, idempotency_before: float, tasks_before: float) -> PurgeCounts:
+        """Delete idempotency answers created before, and finished tasks last updated before, the cutoffs.
+
+        Idempotent and safe to run from several workers at once; the action log is never purged.
+        """

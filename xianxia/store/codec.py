@@ -31,12 +31,8 @@ def load_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-#: Column order of `task_row`, for both backends' INSERT.
-TASK_COLUMNS = "id, kind, status, payload, result, error, owner, created_at, updated_at"
-
-
 def task_row(task: TaskRecord) -> tuple[Any, ...]:
-    """A task's values in `TASK_COLUMNS` order."""
+    """A task's values in the column order of `statements.INSERT_TASK`."""
     return (
         task.id,
         task.kind,

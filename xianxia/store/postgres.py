@@ -1,14 +1,14 @@
 """PostgreSQL store (asyncpg pool) for several machines; the same contract as the SQLite store.
 
 Actions are group-committed too: one pooled connection, one transaction per
-batch, a savepoint per action.
+batch; a bulk fast path, and a savepoint per action when one is rejected.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,41 +16,13 @@ from urllib.parse import urlsplit
 import asyncpg  # type: ignore[import-untyped]
 import structlog
 
-from xianxia.engine.state import PlayerState
-from xianxia.store.base import (
-    ActionRecord,
-    InvalidParameter,
-    LogEntry,
-    PlayerExists,
-    PlayerRecord,
-    SettingRecord,
-    StoreError,
-    StoreUnavailable,
-    TaskRecord,
-    TaskStatus,
-)
-from xianxia.store.codec import (
-    TASK_COLUMNS,
-    ActionRows,
-    action_rows,
-    dump_optional_json,
-    load_json,
-    log_entry,
-    player_record,
-    setting_record,
-    task_record,
-    task_row,
-)
-from xianxia.store.group_commit import (
-    DEFAULT_MAX_BATCH,
-    GroupCommitter,
-    GroupCommitting,
-    Rejected,
-    conflict_error,
-    duplicate_error,
-)
-from xianxia.store.migrations import POSTGRES_MIGRATIONS
-from xianxia.store.parameters import check_integer, check_text
+from xianxia.store.base import ActionRecord, InvalidParameter, StoreError, StoreUnavailable
+from xianxia.store.codec import ActionRows, Row, action_rows
+from xianxia.store.dialect import POSTGRES
+from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter, Rejected
+from xianxia.store.migrations import Execute, Plan, migrate
+from xianxia.store.sql_store import SQLStore, UniqueViolation
+from xianxia.store.statements import action_steps
 
 log = structlog.get_logger(__name__)
 
@@ -59,15 +31,7 @@ DEADLOCK_RETRIES = 3
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
-UPDATE_PLAYER = """
-UPDATE players SET state = $1, version = $2, actions = actions + 1, updated_at = $3
-WHERE id = $4 AND actions = $5 AND version = $6
-"""
-INSERT_LOG = """
-INSERT INTO action_log (player_id, seq, version, text, intent, parser, outcome, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-"""
-INSERT_IDEMPOTENCY = "INSERT INTO idempotency (player_id, key, response, created_at) VALUES ($1, $2, $3, $4)"
+# The bulk fast path is PostgreSQL's own (unnest over array parameters); the per-action path is shared.
 # A join locks rows in no set order; taking the locks in id order first keeps concurrent batches deadlock-free.
 LOCK_PLAYERS = "SELECT 1 FROM players WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE"
 # Two actions of one player in a batch match one row, so the count tells them apart and we fall back.
@@ -87,18 +51,12 @@ INSERT_IDEMPOTENCY_BULK = """
 INSERT INTO idempotency (player_id, key, response, created_at)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[])
 """
-CLAIM_TASKS = """
-UPDATE tasks SET owner = $1, updated_at = $2
-WHERE status IN ('pending', 'running') AND updated_at < $3 AND id IN (
-    SELECT id FROM tasks WHERE status IN ('pending', 'running') AND updated_at < $3
-    ORDER BY created_at LIMIT $4 FOR UPDATE SKIP LOCKED
-)
-RETURNING *
-"""
 
 
-class PostgresStore(GroupCommitting):
+class PostgresStore(SQLStore):
     """Players, log, idempotency keys, settings and tasks in PostgreSQL, optionally in their own schema."""
+
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -143,27 +101,16 @@ class PostgresStore(GroupCommitting):
             )
         self._committer.start()
 
-    async def _migrate(self) -> None:
+    async def _migrate(self) -> list[int]:
+        """The shared runner, under an advisory lock that serialises concurrent start-ups."""
         conn = await asyncpg.connect(self._dsn, timeout=self._timeout, server_settings=self._server_settings())
         try:
             async with conn.transaction():
-                # Serialises concurrent start-ups; released with the transaction.
+                # Released with the transaction.
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"xianxia-migrate:{self.schema}")
                 if self.schema:
                     await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations"
-                    " (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
-                )
-                current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
-                for number, steps in enumerate(POSTGRES_MIGRATIONS, start=1):
-                    if number <= current:
-                        continue
-                    for statement in steps:
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", number, time.time()
-                    )
+                return await _drive(migrate(POSTGRES), conn)
         finally:
             await conn.close()
 
@@ -180,34 +127,21 @@ class PostgresStore(GroupCommitting):
         async with self._connection("ping") as conn:
             await conn.fetchval("SELECT 1", timeout=self._timeout)
 
-    async def create_player(self, state: PlayerState, token_hash: str) -> None:
-        now = time.time()
-        async with self._connection("create_player") as conn:
+    async def _fetch(self, what: str, statement: str, params: Sequence[Any]) -> list[Row]:
+        async with self._connection(what) as conn:
+            return list(await conn.fetch(statement, *params))
+
+    async def _write(self, what: str, statement: str, params: Sequence[Any]) -> list[Row]:
+        async with self._connection(what) as conn:
             try:
-                await conn.execute(
-                    "INSERT INTO players (id, name, state, version, actions, token_hash, created_at, updated_at)"
-                    " VALUES ($1, $2, $3, $4, 0, $5, $6, $6)",
-                    state.id,
-                    state.name,
-                    state.model_dump_json(),
-                    state.version,
-                    token_hash,
-                    now,
-                )
+                return list(await conn.fetch(statement, *params))
             except asyncpg.UniqueViolationError as exc:
-                raise PlayerExists(f"player {state.id} already exists") from exc
+                raise UniqueViolation(str(exc)) from exc
 
-    async def get_player(self, player_id: str) -> PlayerRecord | None:
-        check_text("player_id", player_id)
-        async with self._connection("get_player") as conn:
-            row = await conn.fetchrow(
-                "SELECT state, token_hash, actions, created_at FROM players WHERE id = $1", player_id
-            )
-        return None if row is None else player_record(row)
-
-    async def commit_action(self, action: ActionRecord) -> None:
-        """Queue the action for the next group commit; return once it is durable."""
-        await self._committer.submit(action)
+    async def _execute(self, what: str, statement: str, params: Sequence[Any]) -> int:
+        async with self._connection(what) as conn:
+            status: str = await conn.execute(statement, *params)
+        return int(status.rsplit(" ", 1)[-1])  # "UPDATE 3", "DELETE 0"
 
     async def _write_batch(self, actions: list[ActionRecord]) -> list[StoreError | None]:
         now = time.time()
@@ -252,118 +186,16 @@ class PostgresStore(GroupCommitting):
         """The careful path: one savepoint per action, so each caller gets its own answer."""
         try:
             async with conn.transaction():
-                if await conn.execute(UPDATE_PLAYER, *row.player) != "UPDATE 1":
-                    raise Rejected(conflict_error(action))
-                try:
-                    await conn.execute(INSERT_LOG, *row.log)
-                except asyncpg.UniqueViolationError as exc:
-                    raise Rejected(conflict_error(action)) from exc
-                if row.idempotency is not None:
+                for step in action_steps(POSTGRES, row):
                     try:
-                        await conn.execute(INSERT_IDEMPOTENCY, *row.idempotency)
+                        status: str = await conn.execute(step.sql, *step.params)
                     except asyncpg.UniqueViolationError as exc:
-                        raise Rejected(duplicate_error(action)) from exc
+                        raise Rejected(step.rejected(action)) from exc
+                    if not status.endswith(" 1"):
+                        raise Rejected(step.rejected(action))
         except Rejected as rejected:
             return rejected.error
         return None
-
-    async def get_idempotent(self, player_id: str, key: str) -> dict[str, Any] | None:
-        check_text("player_id", player_id)
-        check_text("idempotency key", key)
-        async with self._connection("get_idempotent") as conn:
-            text = await conn.fetchval(
-                "SELECT response FROM idempotency WHERE player_id = $1 AND key = $2", player_id, key
-            )
-        response: dict[str, Any] | None = load_json(text)
-        return response
-
-    async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]:
-        check_text("player_id", player_id)
-        check_integer("after", after_seq)
-        check_integer("limit", limit)
-        async with self._connection("action_log") as conn:
-            rows = await conn.fetch(
-                "SELECT seq, version, text, intent, parser, outcome, created_at FROM action_log"
-                " WHERE player_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                player_id,
-                after_seq,
-                limit,
-            )
-        return [log_entry(row) for row in rows]
-
-    async def count_players(self) -> int:
-        async with self._connection("count_players") as conn:
-            return int(await conn.fetchval("SELECT count(*) FROM players"))
-
-    async def get_setting(self, key: str) -> SettingRecord | None:
-        check_text("setting key", key)
-        async with self._connection("get_setting") as conn:
-            row = await conn.fetchrow("SELECT key, value, updated_at FROM settings WHERE key = $1", key)
-        return None if row is None else setting_record(row)
-
-    async def set_setting(self, key: str, value: str) -> SettingRecord:
-        async with self._connection("set_setting") as conn:
-            row = await conn.fetchrow(
-                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-                " RETURNING key, value, updated_at",
-                key,
-                value,
-                time.time(),
-            )
-        return setting_record(row)
-
-    async def create_task(self, task: TaskRecord) -> None:
-        async with self._connection("create_task") as conn:
-            try:
-                await conn.execute(
-                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", *task_row(task)
-                )
-            except asyncpg.UniqueViolationError as exc:
-                raise StoreError(f"task {task.id} already exists") from exc
-
-    async def get_task(self, task_id: str) -> TaskRecord | None:
-        check_text("task_id", task_id)
-        async with self._connection("get_task") as conn:
-            row = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
-        return None if row is None else task_record(row)
-
-    async def update_task(
-        self,
-        task_id: str,
-        status: TaskStatus,
-        *,
-        owner: str | None,
-        result: Any = None,
-        error: str | None = None,
-    ) -> None:
-        async with self._connection("update_task") as conn:
-            await conn.execute(
-                "UPDATE tasks SET status = $1, owner = $2, result = $3, error = $4, updated_at = $5 WHERE id = $6",
-                status,
-                owner,
-                dump_optional_json(result),
-                error,
-                time.time(),
-                task_id,
-            )
-
-    async def claim_tasks(self, owner: str, *, stale_before: float, limit: int = 100) -> list[TaskRecord]:
-        async with self._connection("claim_tasks") as conn:
-            rows = await conn.fetch(CLAIM_TASKS, owner, time.time(), stale_before, limit)
-        return sorted((task_record(row) for row in rows), key=lambda task: task.created_at)
-
-    async def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
-        if not task_ids:
-            return
-        async with self._connection("touch_tasks") as conn:
-            await conn.execute(
-                "UPDATE tasks SET updated_at = $1"
-                " WHERE owner = $2 AND status IN ('pending', 'running') AND id = ANY($3::text[])",
-                time.time(),
-                owner,
-                task_ids,
-            )
 
     @asynccontextmanager
     async def _connection(self, what: str) -> AsyncIterator[Any]:
@@ -385,6 +217,22 @@ class PostgresStore(GroupCommitting):
             raise InvalidParameter(f"PostgreSQL rejected a parameter ({what}): {exc}") from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise StoreUnavailable(f"PostgreSQL at {self.where} failed ({what}): {type(exc).__name__}: {exc}") from exc
+
+
+async def _drive(plan: Plan, conn: Any) -> list[int]:
+    """Run the migration runner's statements on `conn`, answering its queries."""
+    answer: Any = None
+    try:
+        while True:
+            step = plan.send(answer)
+            if isinstance(step, Execute):
+                await conn.execute(step.sql, *step.params)
+                answer = None
+            else:
+                answer = await conn.fetchval(step.sql, *step.params)
+    except StopIteration as done:
+        applied: list[int] = done.value
+        return applied
 
 
 class _Fallback(Exception):

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,29 +19,21 @@ from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
 
-from xianxia.engine.state import PlayerState
-from xianxia.store.base import (
-    ActionRecord,
-    InvalidParameter,
-    LogEntry,
-    PlayerRecord,
-    SettingRecord,
-    StoreError,
-    StoreUnavailable,
-    TaskRecord,
-    TaskStatus,
-)
-from xianxia.store.codec import load_json, log_entry, player_record, setting_record, task_record
-from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter, GroupCommitting
-from xianxia.store.parameters import check_integer, check_text
+from xianxia.store.base import ActionRecord, InvalidParameter, StoreError, StoreUnavailable
+from xianxia.store.codec import Row
+from xianxia.store.dialect import SQLITE
+from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter
+from xianxia.store.sql_store import SQLStore
 from xianxia.store.sqlite_writer import SYNCHRONOUS_LEVELS, SQLiteWriter
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class SQLiteStore(GroupCommitting):
+class SQLiteStore(SQLStore):
     """The default store: one SQLite file, safe to share between worker processes on one machine."""
+
+    dialect = SQLITE
 
     def __init__(
         self,
@@ -121,82 +113,16 @@ class SQLiteStore(GroupCommitting):
             raise StoreUnavailable(f"SQLite database {self.path} is gone: {exc}") from exc
         if current != self._file_identity:
             raise StoreUnavailable(f"SQLite database {self.path} was replaced since the store opened it")
-        await self._fetch("SELECT count(*) FROM sqlite_master", ())
-
-    async def create_player(self, state: PlayerState, token_hash: str) -> None:
-        await self._in_writer(self._writer.create_player, state, token_hash)
-
-    async def get_player(self, player_id: str) -> PlayerRecord | None:
-        check_text("player_id", player_id)
-        rows = await self._fetch(
-            "SELECT state, token_hash, actions, created_at FROM players WHERE id = ?",
-            (player_id,),
-        )
-        return player_record(rows[0]) if rows else None
-
-    async def commit_action(self, action: ActionRecord) -> None:
-        """Queue the action for the next group commit; return once it is durable."""
-        await self._committer.submit(action)
+        await self._fetch("ping", "SELECT count(*) FROM sqlite_master", ())
 
     async def _write_batch(self, actions: list[ActionRecord]) -> list[StoreError | None]:
         return await self._in_writer(self._writer.write_batch, actions)
 
-    async def get_idempotent(self, player_id: str, key: str) -> dict[str, Any] | None:
-        check_text("player_id", player_id)
-        check_text("idempotency key", key)
-        rows = await self._fetch("SELECT response FROM idempotency WHERE player_id = ? AND key = ?", (player_id, key))
-        if not rows:
-            return None
-        response: dict[str, Any] = load_json(rows[0]["response"])
-        return response
+    async def _write(self, what: str, statement: str, params: Sequence[Any]) -> list[Row]:
+        return list(await self._in_writer(self._writer.write, statement, params))
 
-    async def action_log(self, player_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogEntry]:
-        check_text("player_id", player_id)
-        check_integer("after", after_seq)
-        check_integer("limit", limit)
-        rows = await self._fetch(
-            "SELECT seq, version, text, intent, parser, outcome, created_at FROM action_log"
-            " WHERE player_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (player_id, after_seq, limit),
-        )
-        return [log_entry(row) for row in rows]
-
-    async def count_players(self) -> int:
-        rows = await self._fetch("SELECT count(*) AS n FROM players", ())
-        return int(rows[0]["n"])
-
-    async def get_setting(self, key: str) -> SettingRecord | None:
-        check_text("setting key", key)
-        rows = await self._fetch("SELECT key, value, updated_at FROM settings WHERE key = ?", (key,))
-        return setting_record(rows[0]) if rows else None
-
-    async def set_setting(self, key: str, value: str) -> SettingRecord:
-        return await self._in_writer(self._writer.set_setting, key, value)
-
-    async def create_task(self, task: TaskRecord) -> None:
-        await self._in_writer(self._writer.create_task, task)
-
-    async def get_task(self, task_id: str) -> TaskRecord | None:
-        check_text("task_id", task_id)
-        rows = await self._fetch("SELECT * FROM tasks WHERE id = ?", (task_id,))
-        return task_record(rows[0]) if rows else None
-
-    async def update_task(
-        self,
-        task_id: str,
-        status: TaskStatus,
-        *,
-        owner: str | None,
-        result: Any = None,
-        error: str | None = None,
-    ) -> None:
-        await self._in_writer(self._writer.update_task, task_id, status, owner, result, error)
-
-    async def claim_tasks(self, owner: str, *, stale_before: float, limit: int = 100) -> list[TaskRecord]:
-        return await self._in_writer(self._writer.claim_tasks, owner, stale_before, limit)
-
-    async def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
-        await self._in_writer(self._writer.touch_tasks, owner, task_ids)
+    async def _execute(self, what: str, statement: str, params: Sequence[Any]) -> int:
+        return await self._in_writer(self._writer.execute, statement, params)
 
     async def _in_writer(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn` in the writer thread: all writes of this store, one after another."""
@@ -206,14 +132,14 @@ class SQLiteStore(GroupCommitting):
         with self._translate():
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    async def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+    async def _fetch(self, what: str, statement: str, params: Sequence[Any]) -> list[Row]:
         if not self._readers:
             raise StoreUnavailable("the store is not open")
         # Round robin: each aiosqlite connection is one thread, so reads spread over them.
         self._next_reader = (self._next_reader + 1) % len(self._readers)
         conn = self._readers[self._next_reader]
         with self._translate():
-            return list(await conn.execute_fetchall(sql, params))
+            return list(await conn.execute_fetchall(statement, params))
 
     @contextmanager
     def _translate(self) -> Iterator[None]:

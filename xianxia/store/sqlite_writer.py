@@ -8,50 +8,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from xianxia.engine.state import PlayerState
-from xianxia.store.base import (
-    ActionRecord,
-    PlayerExists,
-    SettingRecord,
-    StoreError,
-    StoreUnavailable,
-    TaskRecord,
-    TaskStatus,
-)
-from xianxia.store.codec import (
-    TASK_COLUMNS,
-    ActionRows,
-    action_rows,
-    dump_optional_json,
-    setting_record,
-    task_record,
-    task_row,
-)
-from xianxia.store.group_commit import Rejected, conflict_error, duplicate_error
-from xianxia.store.migrations import SQLITE_MIGRATIONS
+from xianxia.store.base import ActionRecord, StoreError, StoreUnavailable
+from xianxia.store.codec import ActionRows, action_rows
+from xianxia.store.dialect import SQLITE
+from xianxia.store.migrations import Execute, Plan, migrate
+from xianxia.store.sql_store import UniqueViolation
+from xianxia.store.statements import action_steps
 
 SYNCHRONOUS_LEVELS = ("off", "normal", "full", "extra")
 
-UPDATE_PLAYER = """
-UPDATE players SET state = ?, version = ?, actions = actions + 1, updated_at = ?
-WHERE id = ? AND actions = ? AND version = ?
-"""
-INSERT_LOG = """
-INSERT INTO action_log (player_id, seq, version, text, intent, parser, outcome, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-"""
-INSERT_IDEMPOTENCY = "INSERT INTO idempotency (player_id, key, response, created_at) VALUES (?, ?, ?, ?)"
-CLAIM_TASKS = """
-UPDATE tasks SET owner = ?, updated_at = ?
-WHERE status IN ('pending', 'running') AND updated_at < ? AND id IN (
-    SELECT id FROM tasks WHERE status IN ('pending', 'running') AND updated_at < ? ORDER BY created_at LIMIT ?
-)
-RETURNING *
-"""
+#: Where releases before `schema_migrations` kept the schema version.
+LEGACY_VERSION = "PRAGMA user_version"
+
+_UNIQUE = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 
 
 class SQLiteWriter:
@@ -129,15 +102,10 @@ class SQLiteWriter:
                 conn.execute("ROLLBACK")
             raise
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> list[int]:
+        """The shared runner, under BEGIN IMMEDIATE: concurrent first opens take turns."""
         with self._transaction() as conn:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, steps in enumerate(SQLITE_MIGRATIONS, start=1):
-                if number <= current:
-                    continue
-                for statement in steps:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+            return _drive(migrate(SQLITE, legacy_version=LEGACY_VERSION), conn)
 
     def write_batch(self, actions: list[ActionRecord]) -> list[StoreError | None]:
         """Write the batch in one transaction (one fsync); a rejected action undoes only itself."""
@@ -151,78 +119,47 @@ class SQLiteWriter:
     def _apply(conn: sqlite3.Connection, action: ActionRecord, row: ActionRows) -> StoreError | None:
         """One savepoint per action, so a rejection undoes only that action."""
         conn.execute("SAVEPOINT action")
-        try:
-            if conn.execute(UPDATE_PLAYER, row.player).rowcount != 1:
-                raise Rejected(conflict_error(action))
+        for step in action_steps(SQLITE, row):
             try:
-                conn.execute(INSERT_LOG, row.log)
-            except sqlite3.IntegrityError as exc:
-                raise Rejected(conflict_error(action)) from exc
-            if row.idempotency is not None:
-                try:
-                    conn.execute(INSERT_IDEMPOTENCY, row.idempotency)
-                except sqlite3.IntegrityError as exc:
-                    raise Rejected(duplicate_error(action)) from exc
-        except Rejected as rejected:
-            conn.execute("ROLLBACK TO action")
-            conn.execute("RELEASE action")
-            return rejected.error
+                touched = conn.execute(step.sql, step.params).rowcount
+            except sqlite3.IntegrityError:
+                touched = 0
+            if touched != 1:
+                conn.execute("ROLLBACK TO action")
+                conn.execute("RELEASE action")
+                return step.rejected(action)
         conn.execute("RELEASE action")
         return None
 
-    def create_player(self, state: PlayerState, token_hash: str) -> None:
-        now = time.time()
-        try:
-            with self._transaction() as conn:
-                conn.execute(
-                    "INSERT INTO players (id, name, state, version, actions, token_hash, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-                    (state.id, state.name, state.model_dump_json(), state.version, token_hash, now, now),
-                )
-        except sqlite3.IntegrityError as exc:
-            raise PlayerExists(f"player {state.id} already exists") from exc
+    def write(self, statement: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        """One statement in its own transaction; the rows it returns."""
+        with _unique(), self._transaction() as conn:
+            return conn.execute(statement, params).fetchall()
 
-    def set_setting(self, key: str, value: str) -> SettingRecord:
-        with self._transaction() as conn:
-            row = conn.execute(
-                "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-                " RETURNING key, value, updated_at",
-                (key, value, time.time()),
-            ).fetchone()
-        return setting_record(row)
+    def execute(self, statement: str, params: Sequence[Any]) -> int:
+        """One statement in its own transaction; the rows it touched."""
+        with _unique(), self._transaction() as conn:
+            return conn.execute(statement, params).rowcount
 
-    def create_task(self, task: TaskRecord) -> None:
-        with _unique("task", task.id), self._transaction() as conn:
-            conn.execute(f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", task_row(task))
 
-    def update_task(self, task_id: str, status: TaskStatus, owner: str | None, result: Any, error: str | None) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE tasks SET status = ?, owner = ?, result = ?, error = ?, updated_at = ? WHERE id = ?",
-                (status, owner, dump_optional_json(result), error, time.time(), task_id),
-            )
-
-    def claim_tasks(self, owner: str, stale_before: float, limit: int) -> list[TaskRecord]:
-        with self._transaction() as conn:
-            rows = conn.execute(CLAIM_TASKS, (owner, time.time(), stale_before, stale_before, limit)).fetchall()
-        return sorted((task_record(row) for row in rows), key=lambda task: task.created_at)
-
-    def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
-        if not task_ids:
-            return
-        marks = ", ".join("?" * len(task_ids))
-        with self._transaction() as conn:
-            conn.execute(
-                f"UPDATE tasks SET updated_at = ? WHERE owner = ? AND status IN ('pending', 'running')"
-                f" AND id IN ({marks})",
-                (time.time(), owner, *task_ids),
-            )
+def _drive(plan: Plan, conn: sqlite3.Connection) -> list[int]:
+    """Run the migration runner's statements on `conn`, answering its queries."""
+    answer: Any = None
+    try:
+        while True:
+            step = plan.send(answer)
+            cursor = conn.execute(step.sql, step.params)
+            answer = None if isinstance(step, Execute) else cursor.fetchone()[0]
+    except StopIteration as done:
+        applied: list[int] = done.value
+        return applied
 
 
 @contextmanager
-def _unique(kind: str, key: str) -> Iterator[None]:
+def _unique() -> Iterator[None]:
     try:
         yield
     except sqlite3.IntegrityError as exc:
-        raise StoreError(f"{kind} {key} already exists") from exc
+        if exc.sqlite_errorname in _UNIQUE:
+            raise UniqueViolation(str(exc)) from exc
+        raise
