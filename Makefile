@@ -8,6 +8,7 @@ WORKERS ?= 1
 MODE ?=
 FAKE_PORT ?= 9000
 FAKE_LATENCY ?= 0.3
+FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
@@ -28,9 +29,10 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m xianxia serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-# The game wired to the local fake DeepSeek upstream (LLM mode async; admin token "dev-admin" unless set).
+# The game wired to the local fake DeepSeek upstream (LLM mode async; admin token "dev-admin" unless set;
+# FAKE_FLAGS=--contrary makes the fake disagree with the rules parser on purpose).
 run-llm: install
-	@$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) & fake=$$!; \
+	@$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) $(FAKE_FLAGS) & fake=$$!; \
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	DEEPSEEK_API_KEY=$${DEEPSEEK_API_KEY:-fake-key} DEEPSEEK_BASE_URL=http://127.0.0.1:$(FAKE_PORT) \
 	XIANXIA_LLM_MODE=$${XIANXIA_LLM_MODE:-async} XIANXIA_ADMIN_TOKEN=$${XIANXIA_ADMIN_TOKEN:-dev-admin} \
@@ -38,7 +40,7 @@ run-llm: install
 
 # Only the fake upstream, e.g. for benchmarks or a game started by hand.
 fakellm: install
-	$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY)
+	$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) $(FAKE_FLAGS)
 
 test: install
 	$(BIN)/pytest -q

@@ -11,6 +11,9 @@ import pytest
 
 from tests.support.fakellm.process import fake_upstream
 from tests.support.server import hypercorn_server
+from xianxia.engine.intents import ParseContext
+from xianxia.parsing.rules import RulesParser
+from xianxia.world import load_world
 
 pytestmark = pytest.mark.e2e
 
@@ -89,3 +92,31 @@ def test_llm_path_fallback_and_mode_switch_across_workers(tmp_path: Path) -> Non
             metrics = client.get("/metrics").text
             assert "xianxia_parser_decisions_total" in metrics
             assert "xianxia_http_requests_total" in metrics
+
+
+def test_the_llms_reading_not_the_rules_parsers_reaches_the_engine(tmp_path: Path) -> None:
+    world = load_world()
+    rules = RulesParser(world).interpret("去坊市", ParseContext(scene=world.settings.start_scene))
+    assert (rules.intent, rules.slots) == ("move", {"target": "fangshi"})
+    with fake_upstream(tmp_path / "fakellm.log", "--contrary") as upstream_url:
+        env = {
+            "XIANXIA_DATABASE_URL": f"sqlite:///{tmp_path / 'contrary.db'}",
+            "DEEPSEEK_API_KEY": "fake-key",
+            "DEEPSEEK_BASE_URL": upstream_url,
+            "XIANXIA_LLM_MODE": "async",
+            "LLM_PARSE_BUDGET": "10",
+        }
+        with (
+            hypercorn_server(env, tmp_path / "server.log") as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as client,
+        ):
+            created = client.post("/api/players", json={"name": "韩立"}).json()
+            player = {"id": created["player"]["id"], "token": created["token"]}
+
+            answer = act(client, player, "去坊市")
+
+    elsewhere = answer["intent"]["slots"]["target"]
+    assert answer["parser"] == "llm"
+    assert answer["intent"]["intent"] == "move" and elsewhere != "fangshi"
+    assert elsewhere in world.scenes[world.settings.start_scene].exits
+    assert answer["player"]["location"] == elsewhere

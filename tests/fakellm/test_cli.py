@@ -81,3 +81,8 @@ def test_bad_fault_options_are_refused_at_start(options: list[str], capsys: pyte
 
     assert exited.value.code == 2
     assert "fault" in capsys.readouterr().err
+
+
+def test_contrary_flag_starts_the_fake_disagreeing_on_purpose() -> None:
+    assert build_config([])[0].reading == "faithful"
+    assert build_config(["--contrary"])[0].reading == "contrary"

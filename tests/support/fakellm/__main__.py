@@ -30,7 +30,10 @@ def build_config(argv: list[str] | None = None) -> tuple[FakeConfig, str]:
     )
     parser.add_argument("--next", action="append", default=[], metavar="NAME", help="fault for the next request")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
-    parser.add_argument("--world", type=Path, default=None, help="world directory for the rules parser")
+    parser.add_argument("--world", type=Path, default=None, help="world directory the fake reads utterances with")
+    parser.add_argument(
+        "--contrary", action="store_true", help="answer parse prompts with another valid intent than the faithful one"
+    )
     parser.add_argument("--slow-seconds", type=float, default=60.0)
     parser.add_argument("--trickle-seconds", type=float, default=300.0)
     parser.add_argument("--log-level", default="INFO")
@@ -48,6 +51,7 @@ def build_config(argv: list[str] | None = None) -> tuple[FakeConfig, str]:
             key=args.key or None,
             plan=plan,
             world_dir=args.world,
+            reading="contrary" if args.contrary else "faithful",
             slow_seconds=args.slow_seconds,
             trickle_seconds=args.trickle_seconds,
         )

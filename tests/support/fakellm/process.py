@@ -15,8 +15,8 @@ READY = "fakellm listening on "
 
 
 @contextmanager
-def fake_upstream(log_path: Path, *, latency: float = 0.05, timeout: float = 20.0) -> Iterator[str]:
-    """Yield the base URL of a running `python -m tests.support.fakellm --port 0`."""
+def fake_upstream(log_path: Path, *options: str, latency: float = 0.05, timeout: float = 20.0) -> Iterator[str]:
+    """Yield the base URL of a running `python -m tests.support.fakellm --port 0 [options]`."""
     command = [
         sys.executable,
         "-m",
@@ -27,6 +27,7 @@ def fake_upstream(log_path: Path, *, latency: float = 0.05, timeout: float = 20.
         "0",
         "--latency",
         str(latency),
+        *options,
     ]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tests.support.fakellm import answers
 from tests.support.fakellm.answers import Interpreter
 from tests.support.fakellm.faults import FaultName, FaultPicker, FaultPlan, fault_named
-from tests.support.fakellm.interpreters import LazyRulesInterpreter
+from tests.support.fakellm.interpreters import READINGS, Reading, WorldInterpreters
 from tests.support.fakellm.openai import ChatRequest, ErrorType, completion, error_body, model_list
 from tests.support.fakellm.stats import Stats
 
@@ -35,6 +35,7 @@ class FakeConfig(BaseModel):
     key: str | None = Field(None, description="the one accepted API key; None accepts any non-empty key")
     plan: FaultPlan = FaultPlan()
     world_dir: Path | None = None
+    reading: Reading = Field("faithful", description="contrary: disagree on purpose with the faithful reading")
     models: tuple[str, ...] = ("deepseek-chat", "deepseek-reasoner")
     slow_seconds: float = Field(60.0, ge=0, description="how long a `slow` fault sleeps")
     trickle_seconds: float = Field(300.0, ge=0, description="how long a `trickle` fault sends blank lines")
@@ -47,10 +48,16 @@ class FakeState:
     """Everything a request handler needs, hung on the app."""
 
     config: FakeConfig
-    interpret: Interpreter
+    interpreters: WorldInterpreters
     picker: FaultPicker
+    reading: Reading = "faithful"
     stats: Stats = field(default_factory=Stats)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def interpret(self) -> Interpreter:
+        """The interpreter of the reading in force."""
+        return self.interpreters.reading(self.reading)
 
 
 STATE = web.AppKey("fakellm_state", FakeState)
@@ -67,18 +74,21 @@ ERROR_FAULTS: dict[FaultName, tuple[int, str, ErrorType, dict[str, str]]] = {
 
 
 def create_fake_app(config: FakeConfig, interpret: Interpreter | None = None) -> web.Application:
-    """The fake's aiohttp app; `interpret` defaults to the rules parser over `config.world_dir`."""
+    """The fake's aiohttp app; `interpret` (the faithful reading) defaults to the fake's own over `config.world_dir`."""
     app = web.Application(middlewares=[_count_requests], client_max_size=4 * 1024 * 1024)
     app[STATE] = FakeState(
         config=config,
-        interpret=interpret or LazyRulesInterpreter(config.world_dir),
+        interpreters=WorldInterpreters(config.world_dir, interpret),
         picker=FaultPicker(config.plan),
+        reading=config.reading,
     )
     for prefix in ("", "/v1"):
         app.router.add_post(f"{prefix}/chat/completions", _chat_completions)
         app.router.add_get(f"{prefix}/models", _models)
     app.router.add_get("/_control", _get_control)
     app.router.add_put("/_control", _put_control)
+    app.router.add_get("/_interpreter", _get_interpreter)
+    app.router.add_put("/_interpreter", _put_interpreter)
     app.router.add_get("/_stats", _get_stats)
     app.router.add_post("/_reset", _reset)
     app.on_shutdown.append(_release_waiters)
@@ -261,6 +271,29 @@ async def _put_control(request: web.Request) -> web.StreamResponse:
     return _json(state.picker.plan.model_dump(mode="json"))
 
 
+class InterpreterChoice(BaseModel):
+    """`PUT /_interpreter`: which reading answers parse prompts from now on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reading: Reading
+
+
+async def _get_interpreter(request: web.Request) -> web.StreamResponse:
+    return _json({"reading": request.app[STATE].reading, "readings": list(READINGS)})
+
+
+async def _put_interpreter(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    try:
+        choice = InterpreterChoice.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _error(400, _first_error(exc), "invalid_request_error")
+    state.reading = choice.reading
+    log.info("reading_replaced", reading=choice.reading)
+    return _json({"reading": state.reading, "readings": list(READINGS)})
+
+
 async def _get_stats(request: web.Request) -> web.StreamResponse:
     return _json(request.app[STATE].stats.snapshot().model_dump(mode="json"))
 
@@ -269,5 +302,6 @@ async def _reset(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     state.stats.reset()
     state.picker.replace(state.config.plan)
+    state.reading = state.config.reading
     log.info("fake_reset")
     return _json({"plan": state.picker.plan.model_dump(mode="json"), "stats": state.stats.snapshot().model_dump()})
