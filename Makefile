@@ -12,7 +12,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm fakellm test lint bench mode replay clean
+.PHONY: install run run-llm fakellm test lint bench mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,8 @@ test: install
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check xianxia tests
-	$(BIN)/ruff format --check xianxia tests
+	$(BIN)/ruff check xianxia tests scripts
+	$(BIN)/ruff format --check xianxia tests scripts
 	$(BIN)/mypy
 
 bench: install
@@ -56,6 +56,10 @@ bench: install
 # Show (no MODE) or switch the live LLM mode on a running server: make mode MODE=async|sync|off
 mode: install
 	$(BIN)/python -m xianxia mode $(MODE) --url $(ADMIN_URL)
+
+# Regenerate docs/API.md from the OpenAPI document and the error-code table (a test checks it is current).
+api-docs: install
+	$(BIN)/python scripts/api_reference.py
 
 replay: install
 	$(BIN)/python -m xianxia replay $(PLAYER)
