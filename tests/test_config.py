@@ -35,6 +35,33 @@ def test_mode_from_env_and_legacy_switch() -> None:
     assert Settings.from_env({"XIANXIA_LLM_MODE": "async"}).effective_llm_mode == "off"
 
 
+def test_the_flask_services_flags_are_honoured_and_marked_deprecated() -> None:
+    key = {"DEEPSEEK_API_KEY": "sk-test"}
+    assert Settings.from_env({**key, "FLASK_ASYNC_ENABLED": "true"}).llm_mode == "async"
+    assert Settings.from_env({**key, "FLASK_ASYNC_ENABLED": "False"}).llm_mode == "sync"
+    assert Settings.from_env({**key, "FLASK_ASYNC_ENABLED": "true", "USE_ASYNC_DEEPSEEK": "0"}).llm_mode == "sync"
+    assert Settings.from_env({**key, "FLASK_ASYNC_ENABLED": "0", "XIANXIA_LLM_MODE": "off"}).llm_mode == "off"
+    both = Settings.from_env({"USE_ASYNC_DEEPSEEK": "1", "FLASK_ASYNC_ENABLED": "1"})
+    assert both.deprecations() == [
+        ("USE_ASYNC_DEEPSEEK", "XIANXIA_LLM_MODE=async"),
+        ("FLASK_ASYNC_ENABLED", "XIANXIA_LLM_MODE=async"),
+    ]
+    assert Settings.from_env({"XIANXIA_LLM_MODE": "sync"}).deprecations() == []
+
+
+def test_the_app_logs_a_deprecation_warning_for_each_old_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings.from_env(
+        {"XIANXIA_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", "FLASK_ASYNC_ENABLED": "1", "XIANXIA_LOG_JSON": "1"}
+    )
+    create_app(settings)
+    logged = capsys.readouterr()
+    line = next(line for line in (logged.err + logged.out).splitlines() if "deprecated_setting" in line)
+    assert '"variable": "FLASK_ASYNC_ENABLED"' in line and '"level": "warning"' in line
+    assert "XIANXIA_LLM_MODE=async" in line
+
+
 def test_numbers_are_parsed_and_checked() -> None:
     settings = Settings.from_env({"LLM_MAX_WORKERS": "5", "LLM_TIMEOUT": "2.5", "XIANXIA_ADMIN_TOKEN": ""})
     assert settings.llm_max_workers == 5 and settings.llm_timeout == 2.5

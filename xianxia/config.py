@@ -14,6 +14,8 @@ LLM_MODES: tuple[LLMMode, ...] = ("async", "sync", "off")
 
 DEFAULT_DATABASE_URL = "sqlite:///data/xianxia.db"
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
 
 class Settings(BaseSettings):
     """Everything the app reads from its environment, validated once.
@@ -47,6 +49,8 @@ class Settings(BaseSettings):
     llm_mode: LLMMode = Field("async", validation_alias="XIANXIA_LLM_MODE")
     # The old switch (1: async, anything else: sync); XIANXIA_LLM_MODE wins when both are set.
     use_async_deepseek: str | None = Field(None, validation_alias="USE_ASYNC_DEEPSEEK", exclude=True, repr=False)
+    # The Flask service's own flag (true/1/yes/on: async, anything else: sync); the two above win over it.
+    flask_async_enabled: str | None = Field(None, validation_alias="FLASK_ASYNC_ENABLED", exclude=True, repr=False)
     llm_max_workers: int = Field(16, ge=1, validation_alias="LLM_MAX_WORKERS")
     llm_timeout: float = Field(30.0, gt=0, validation_alias="LLM_TIMEOUT")
     llm_connect_timeout: float = Field(5.0, gt=0, validation_alias="LLM_CONNECT_TIMEOUT")
@@ -85,10 +89,26 @@ class Settings(BaseSettings):
     def _legacy_async_switch(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if "XIANXIA_LLM_MODE" in data or "llm_mode" in data:
+            return data
         legacy = data.get("USE_ASYNC_DEEPSEEK", data.get("use_async_deepseek"))
-        if legacy is not None and "XIANXIA_LLM_MODE" not in data and "llm_mode" not in data:
-            data = {**data, "llm_mode": "async" if str(legacy).strip() == "1" else "sync"}
+        if legacy is not None:
+            return {**data, "llm_mode": "async" if str(legacy).strip() == "1" else "sync"}
+        flask = data.get("FLASK_ASYNC_ENABLED", data.get("flask_async_enabled"))
+        if flask is not None:
+            return {**data, "llm_mode": "async" if str(flask).strip().lower() in _TRUE else "sync"}
         return data
+
+    def deprecations(self) -> list[tuple[str, str]]:
+        """(variable, what to set instead) for every old variable still set; the app logs each at start-up."""
+        found = []
+        for variable, value in (
+            ("USE_ASYNC_DEEPSEEK", self.use_async_deepseek),
+            ("FLASK_ASYNC_ENABLED", self.flask_async_enabled),
+        ):
+            if value is not None:
+                found.append((variable, f"XIANXIA_LLM_MODE={self.llm_mode}"))
+        return found
 
     @property
     def effective_llm_mode(self) -> LLMMode:

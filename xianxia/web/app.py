@@ -54,6 +54,8 @@ def create_app(
     """Build the app: world, store, parsers, LLM client and routes; open and close them with the server."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
+    for variable, instead in settings.deprecations():
+        log.warning("deprecated_setting", variable=variable, use_instead=instead, see="docs/MIGRATION.md")
     world = world or load_world(settings.world_dir)
     store = store or create_store(settings.database_url)
     metrics = Metrics()
