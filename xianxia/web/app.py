@@ -33,6 +33,7 @@ from xianxia.store.factory import create_store
 from xianxia.tasks.runner import TaskRunner
 from xianxia.web.errors import register_error_handlers
 from xianxia.web.routes import admin, llm, ops, players
+from xianxia.web.routes import client as client_routes
 from xianxia.web.routes import world as world_routes
 from xianxia.web.services import EXTENSION_KEY, Services, services
 from xianxia.world import World, load_world
@@ -150,7 +151,7 @@ def create_app(
     QuartSchema(
         app,
         openapi_path="/openapi.json",
-        swagger_ui_path="/docs",
+        swagger_ui_path=None,  # /docs is served by the client blueprint, assets from the package
         redoc_ui_path=None,
         scalar_ui_path=None,
         info={"title": "Xianxia World Engine", "version": __version__},
@@ -172,7 +173,14 @@ def create_app(
         metrics=metrics,
         client=client,
     )
-    for blueprint in (players.blueprint, world_routes.blueprint, llm.blueprint, admin.blueprint, ops.blueprint):
+    for blueprint in (
+        players.blueprint,
+        world_routes.blueprint,
+        llm.blueprint,
+        admin.blueprint,
+        ops.blueprint,
+        client_routes.blueprint,
+    ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     _register_request_context(app)

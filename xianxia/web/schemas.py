@@ -11,7 +11,7 @@ from xianxia.config import LLMMode
 from xianxia.engine import ALLOWED_INTENTS
 from xianxia.engine.intents import SlotValue
 from xianxia.store.parameters import MAX_INTEGER
-from xianxia.world.schema import Law, Realm
+from xianxia.world.schema import Item, Law, Realm
 
 #: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
 TEXT_CEILING = 10_000
@@ -289,6 +289,10 @@ class RealmsOut(BaseModel):
 
 class LawsOut(BaseModel):
     laws: list[Law]
+
+
+class ItemsOut(BaseModel):
+    items: list[Item]
 
 
 class HealthOut(BaseModel):

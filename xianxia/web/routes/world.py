@@ -1,4 +1,4 @@
-"""Read-only world routes: scenes, realms, laws."""
+"""Read-only world routes: scenes, realms, laws, items."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from quart_schema import document_response
 from xianxia.engine import laws_in_force
 from xianxia.web.errors import NotFound
 from xianxia.web.openapi import errors
-from xianxia.web.schemas import LawsOut, RealmsOut, SceneOut, ScenesOut
+from xianxia.web.schemas import ItemsOut, LawsOut, RealmsOut, SceneOut, ScenesOut
 from xianxia.web.services import services
 from xianxia.world import World
 
@@ -88,3 +88,10 @@ async def realms() -> dict[str, Any]:
 async def laws() -> dict[str, Any]:
     """Every law, world- and scene-scoped."""
     return {"laws": [law.model_dump() for law in services().world.laws]}
+
+
+@blueprint.get("/items")
+@document_response(ItemsOut)
+async def items() -> dict[str, Any]:
+    """Every item: name, kind, description, prices, effects (the client names a player's inventory with it)."""
+    return {"items": [item.model_dump() for item in services().world.items.values()]}
