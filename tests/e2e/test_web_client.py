@@ -13,6 +13,7 @@ from tests.support.browser import chromium_context
 from tests.support.server import ROOT, Server, hypercorn_server
 
 pytestmark = pytest.mark.e2e
+expect.set_options(timeout=20_000)  # a loaded two-core machine: waits are bounded, never timed
 
 RESULTS = ROOT / "test-results"
 #: Reports every CSP violation to the console, where the test collects errors.

@@ -6,6 +6,7 @@ import importlib.resources
 from pathlib import Path
 
 from quart import Blueprint, Response, render_template, send_from_directory
+from quart_schema import hide
 
 from xianxia.web.errors import NotFound
 
@@ -33,9 +34,7 @@ SWAGGER_ASSETS = frozenset(
     {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png", "LICENSE"}
 )
 
-blueprint = Blueprint(
-    "client", __name__, static_folder=str(STATIC), static_url_path="/assets", template_folder=str(TEMPLATES)
-)
+blueprint = Blueprint("client", __name__, template_folder=str(TEMPLATES))
 
 
 def swagger_dir() -> Path:
@@ -52,18 +51,28 @@ def page(html: str) -> Response:
 
 
 @blueprint.get("/")
+@hide
 async def index() -> Response:
     """The game's browser client."""
     return page(await render_template("index.html"))
 
 
 @blueprint.get("/docs")
+@hide
 async def docs() -> Response:
     """Swagger UI over `/openapi.json`, every asset from this server."""
     return page(await render_template("docs.html"))
 
 
+@blueprint.get("/assets/<path:filename>")
+@hide
+async def static(filename: str) -> Response:
+    """The client's own files (scripts, styles, icon); nothing outside the static folder."""
+    return await send_from_directory(STATIC, filename)
+
+
 @blueprint.get("/docs/assets/<name>")
+@hide
 async def docs_asset(name: str) -> Response:
     """One of Swagger UI's files."""
     if name not in SWAGGER_ASSETS:
