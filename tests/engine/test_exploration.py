@@ -11,7 +11,7 @@ from tests.engine.helpers import WORLD, act, assert_refused, event_types, player
 def test_look_describes_the_scene_from_world_data() -> None:
     outcome = act(player(location="fangshi"), "look")
     assert outcome.allowed and outcome.state.version == 1
-    for fragment in ("坊市", "出口：主城、客栈", "丹阁掌柜", "回春丹（10灵石）", "丹阁"):
+    for fragment in ("坊市", "出口：西·主城、南·客栈", "丹阁掌柜", "回春丹（10灵石）", "丹阁"):
         assert fragment in outcome.narration
 
 
@@ -58,7 +58,8 @@ def test_talk_gives_one_of_the_npcs_lines_chosen_by_the_rng() -> None:
 def test_talk_to_someone_who_is_not_here_is_refused() -> None:
     state = player()
     assert_refused(state, act(state, "talk", target="zhangmen"))
-    assert_refused(state, act(state, "talk"))
+    two = player(location="zongmen")  # with one person here, a bare "talk" talks to them
+    assert_refused(two, act(two, "talk"))
 
 
 def test_explore_draws_every_kind_of_encounter_by_weight() -> None:
@@ -103,4 +104,4 @@ def test_explore_a_scene_without_encounters_is_a_plain_walk() -> None:
     )
     outcome = act(player(), "explore", world=bare)
     assert outcome.allowed and outcome.events == () and "主城" in outcome.narration
-    assert outcome.state == player().model_copy(update={"version": 1})
+    assert outcome.state == player().model_copy(update={"version": 1, "explored": {"zhucheng": 1}})

@@ -11,7 +11,7 @@ from xianxia.engine import ParsedIntent, apply_action, stage_name
 def test_status_describes_the_player_and_still_bumps_the_version() -> None:
     outcome = act(player(stage=3, qi=42, karma=2), "status")
     assert outcome.allowed and outcome.state.version == 1
-    for fragment in ("韩立", "三灵根", "炼气三层", "42/100", "100/100", "60", "主城"):
+    for fragment in ("韩立", "三灵根", "炼气三层", "42/150", "100/100", "60", "主城"):
         assert fragment in outcome.narration
 
 

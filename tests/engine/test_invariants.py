@@ -18,6 +18,7 @@ from xianxia.engine import (
     replay,
     suggestions_here,
 )
+from xianxia.engine.vitals import qi_capacity
 
 GARBAGE = ["", "nowhere", "x" * 64, "DROP TABLE", "主城", "yelang "]
 TARGETS = [*WORLD.scenes, *WORLD.npcs, *WORLD.monsters, *GARBAGE]
@@ -62,7 +63,7 @@ def players(draw: st.DrawFn) -> PlayerState:
 
 def check_invariants(state: PlayerState) -> None:
     realm = WORLD.realm(state.realm)
-    assert 0 <= state.qi <= realm.qi_per_stage
+    assert 0 <= state.qi <= qi_capacity(WORLD, state)
     assert 1 <= state.stage <= realm.stages
     assert 1 <= state.hp <= state.max_hp
     assert state.spirit_stones >= 0

@@ -10,7 +10,7 @@ def test_using_a_healing_pill_heals_capped_and_consumes_it() -> None:
     assert outcome.state.hp == 80 and outcome.state.inventory == {"huichun_dan": 1}
     assert outcome.events[0].model_dump() == {
         "type": "item_used",
-        "data": {"item": "huichun_dan", "changes": {"hp": 50}},
+        "data": {"item": "huichun_dan", "quantity": 1, "changes": {"hp": 50}},
     }
     assert act(player(hp=90), "use_item", item="huichun_dan").state.hp == 100
 
@@ -31,7 +31,7 @@ def test_treasures_raise_stats_permanently() -> None:
 
 def test_a_foundation_pill_adds_a_breakthrough_bonus() -> None:
     outcome = act(player(inventory={"zhuji_dan": 1}), "use_item", item="zhuji_dan")
-    assert outcome.state.breakthrough_bonus == 0.25
+    assert outcome.state.breakthrough_bonus == 0.35
     assert "突破" in outcome.narration
 
 

@@ -18,7 +18,11 @@ def test_city_no_combat_refuses_any_target_in_zhucheng(target: str) -> None:
     outcome = act(state, "attack", target=target)
     assert_refused(state, outcome, "CITY_NO_COMBAT")
     assert outcome.intent.reason == next(law.reason for law in WORLD.laws if law.id == "CITY_NO_COMBAT")
-    assert event_types(outcome) == ["law_refused"]
+    # The beast is not in the city: that is said first, then the law that would forbid it anyway.
+    if target in WORLD.monsters:
+        assert outcome.narration.startswith(f"{WORLD.monsters[target].name}不在主城")
+        assert "主城禁斗" in outcome.narration
+    assert event_types(outcome)[-1] == "law_refused"
 
 
 def test_city_no_combat_refuses_an_attack_without_target() -> None:

@@ -17,7 +17,6 @@ def test_the_city_offers_exits_people_items_cultivation_and_exploration() -> Non
         "去客栈",
         "去后山",
         "和城门守卫说话",
-        "使用回春丹",
         "打坐修炼",
         "探索",
     ]
@@ -26,8 +25,12 @@ def test_the_city_offers_exits_people_items_cultivation_and_exploration() -> Non
 def test_monsters_are_offered_only_where_attacking_them_is_legal() -> None:
     assert {"攻击灵兔", "攻击野狼"} <= set(texts_here(location="houshan"))
     forest = texts_here(location="heifenglin")
-    assert {"攻击野狼", "攻击毒蛇", "攻击黑风狼王"} <= set(forest) and "攻击赤焰虎" not in forest
-    assert "攻击赤焰虎" in texts_here(location="heifenglin", realm="zhuji")
+    assert {"攻击野狼", "攻击毒蛇"} <= set(forest) and "攻击赤焰虎" not in forest
+    # Hopeless fights are offered as a look (with the danger), never as a fight.
+    assert "攻击黑风狼王" not in forest and "查看黑风狼王" in forest
+    strong = texts_here(location="heifenglin", realm="zhuji", attack=90, defense=60, hp=400, max_hp=400)
+    assert "攻击黑风狼王" in strong
+    assert "攻击赤焰虎" not in strong and "查看赤焰虎" in texts_here(location="heifenglin", realm="zhuji")
 
 
 def test_gated_exits_are_offered_only_to_those_allowed_in() -> None:

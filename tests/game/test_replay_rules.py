@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from xianxia.engine import RULES_VERSION, PlayerState, apply_action, new_player
+from xianxia.engine import RULES_VERSION, PlayerState, action_rng, apply_action, new_player
+from xianxia.engine.intents import ParseContext
 from xianxia.game.replay import ReplayError, entry_rules, replay_entries, replay_player, rules1_world
 from xianxia.game.service import GameService
 from xianxia.legacy.rules1 import engine as rules1
@@ -97,3 +98,36 @@ def state_intent(name: str) -> Any:
     from xianxia.engine import ParsedIntent
 
     return ParsedIntent(intent=name)
+
+
+def test_a_rules_1_log_continued_under_the_current_rules_replays_exactly() -> None:
+    """The stored rules-1 player acts on under rules 2: upgraded on that action, as the replay does too."""
+    player = _players()[1]
+    stored = PlayerState.model_validate(player["state"])
+    assert stored.rules == 1
+    rows = [dict(row) for row in player["entries"]]
+    state = stored
+    parser = RulesParser(WORLD)
+    for text in ("返回", "去主城", "去后山", "攻击野狼", "攻击野狼", "逃跑", "探索", "打坐", "和守卫说话"):
+        intent = parser.interpret(text, ParseContext(scene=state.location, realm=state.realm))
+        before = state
+        outcome = apply_action(WORLD, state, intent, action_rng(state))
+        state = outcome.state
+        logged: dict[str, Any] = {"allowed": outcome.allowed, "version": state.version, "rules": state.rules}
+        if before.rules != state.rules:
+            logged["upgraded_from"] = before.rules
+        rows.append(
+            {
+                "seq": len(rows) + 1,
+                "version": state.version,
+                "text": text,
+                "intent": outcome.intent.model_dump(),
+                "parser": "rules",
+                "outcome": logged,
+            }
+        )
+    assert state.rules == RULES_VERSION and state.max_hp > stored.max_hp  # stage gains granted on upgrade
+    assert rows[len(player["entries"])]["outcome"]["upgraded_from"] == 1
+    report = replay_entries(WORLD, state, _entries(rows))
+    assert report.reproduced, report.differences
+    assert not replay_entries(WORLD, stored, _entries(rows)).reproduced

@@ -157,3 +157,17 @@ async def test_players_are_isolated(client: TestClientProtocol) -> None:
     second = await make_player(client, "乙")
     await first.act("去坊市")
     assert (await second.state())["location"] == "zhucheng"
+
+
+async def test_the_player_document_carries_equipment_quests_and_the_fight(player: Player) -> None:
+    created = player.created
+    assert created["equipment"] == {} and created["quests"] == [] and created["fight"] is None
+    quest = await player.act("和守卫说话")
+    assert [q["id"] for q in quest["player"]["quests"]] == ["qingjiao"]
+    assert quest["player"]["quests"][0]["needed"] == 3 and quest["player"]["quests"][0]["done"] is False
+    await player.act("往西走")
+    fight = await player.act("攻击野狼")
+    assert fight["player"]["fight"]["monster"] == "yelang"
+    assert {s["intent"] for s in fight["suggestions"]} >= {"attack", "flee"}
+    log = await player.client.get(f"/api/players/{player.id}/log", headers=player.auth)
+    assert all(entry["outcome"]["rules"] == 2 for entry in (await log.get_json())["entries"])

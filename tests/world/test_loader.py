@@ -108,3 +108,28 @@ def test_settings_world_dir_is_honoured(world_copy: Path, tmp_path: Path) -> Non
     edit(world_copy, "scenes.json", lambda d: d[0].update(name="新城"))
     settings = Settings.from_env({"XIANXIA_WORLD_DIR": str(world_copy)})
     assert load_world(settings.world_dir).scenes["zhucheng"].name == "新城"
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("scenes.json", lambda d: d[0]["directions"].update({"north": "jindi"}), "directions.north"),
+        ("quests.json", lambda d: d[0].update({"giver": "nobody"}), "quest qingjiao: giver"),
+        ("quests.json", lambda d: d[0]["steps"][0].update({"target": "dragon"}), "steps[0].target"),
+        ("quests.json", lambda d: d[0]["steps"][0].update({"kind": "dance"}), "quests.json: [0](id=qingjiao).steps"),
+        ("items.json", lambda d: d[10].pop("slot"), "item tiejian: slot"),
+        ("world.json", lambda d: d["narration"]["minor"].append("{nope}"), "narration.minor[3]"),
+    ],
+)
+def test_new_world_fields_are_checked_naming_file_and_field(
+    world_copy: Path, name: str, change: Callable[[Any], None], message: str
+) -> None:
+    edit(world_copy, name, change)
+    with pytest.raises(WorldError) as raised:
+        load_world(world_copy)
+    assert name in str(raised.value) and message in str(raised.value)
+
+
+def test_a_world_without_quests_loads(world_copy: Path) -> None:
+    (world_copy / "quests.json").unlink()
+    assert load_world(world_copy).quests == {}

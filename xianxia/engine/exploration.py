@@ -1,19 +1,25 @@
-"""Getting about: looking around, moving, talking to people and exploring a scene."""
+"""Getting about: looking around, moving, talking to people, examining things and exploring a scene."""
 
 from __future__ import annotations
 
 from random import Random
 
+from xianxia.engine import combat
 from xianxia.engine.intents import ParsedIntent
 from xianxia.engine.laws import judge
-from xianxia.engine.narration import describe_scene, entity_name, names, scene_name
+from xianxia.engine.measure import counted
+from xianxia.engine.narration import COMPASS, describe_scene, entity_name, exit_label, monster_grade, names, speaker
 from xianxia.engine.outcome import Event, Suggestion
+from xianxia.engine.quests import quest_talk
 from xianxia.engine.results import Applied, Refused, Result
 from xianxia.engine.state import PlayerState
-from xianxia.engine.suggestions import attack
+from xianxia.engine.suggestions import attack, buy, equip, move_to, talk_to, use
 from xianxia.engine.vitals import add_items, clamp_qi
 from xianxia.world import World
 from xianxia.world.schema import Encounter
+
+#: Below this share of its first odds a reward stops being worth weighting (it stays possible).
+MIN_REWARD_SHARE = 0.05
 
 
 def look(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
@@ -21,42 +27,176 @@ def look(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) ->
     return Applied(state, describe_scene(world, scene), (Event(type="looked", data={"scene": scene.id}),))
 
 
+def resolve_direction(world: World, state: PlayerState, direction: str) -> str | None:
+    """The scene a direction word leads to from here: a compass exit, or back where the player came from."""
+    scene = world.scenes[state.location]
+    if direction == "back":
+        return state.previous if state.previous in scene.exits else None
+    return scene.directions.get(direction)  # type: ignore[call-overload, no-any-return]
+
+
+def move_target(world: World, state: PlayerState, intent: ParsedIntent) -> str | None:
+    target = intent.slot("target")
+    direction = intent.slot("direction")
+    if target is None and direction is not None:
+        return resolve_direction(world, state, direction)
+    return target
+
+
+def unreachable(world: World, state: PlayerState, intent: ParsedIntent) -> str | None:
+    """Why a move cannot even be tried from here (no such exit), before any law is asked."""
+    here = world.scenes[state.location]
+    exits = names(exit_label(world, here, e) for e in here.exits)
+    direction = intent.slot("direction")
+    target = move_target(world, state, intent)
+    if target is None and direction is not None:
+        if direction == "back":
+            return f"无路可返：你并非从别处来到{here.name}。可以前往：{exits}。"
+        return f"{here.name}往{COMPASS.get(direction, direction)}没有路。可以前往：{exits}。"
+    if target is None or target == state.location:
+        return None
+    if target not in world.scenes:
+        return f"不知道「{entity_name(world, target)}」在哪里。可以前往：{exits}。"
+    if target not in here.exits:
+        return f"从{here.name}无法直接前往{entity_name(world, target)}。可以前往：{exits}。"
+    return None
+
+
 def move(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
     here = world.scenes[state.location]
-    target = intent.slot("target")
-    exits = names(scene_name(world, e) for e in here.exits)
-    if target is None:
+    target = move_target(world, state, intent)
+    exits = names(exit_label(world, here, e) for e in here.exits)
+    if target is None and intent.slot("direction") is None:
         return Refused(f"要去哪里？从{here.name}可以前往：{exits}。")
     if target == state.location:
         return Refused(f"你已经在{here.name}了。")
-    if target not in here.exits:
-        return Refused(f"从{here.name}无法直接前往{entity_name(world, target)}。可以前往：{exits}。")
+    problem = unreachable(world, state, intent)
+    if problem is not None or target is None:
+        return Refused(problem or f"要去哪里？从{here.name}可以前往：{exits}。")
+    leaving, text, events = combat.disengage(world, state, rng)
+    if leaving.location != state.location:  # felled by the parting blow
+        return Applied(leaving, text, events)
     scene = world.scenes[target]
-    moved = state.model_copy(update={"location": target})
+    moved = leaving.model_copy(update={"location": target, "previous": here.id})
     event = Event(type="moved", data={"from": here.id, "to": scene.id})
-    return Applied(moved, f"你离开{here.name}，来到{scene.name}。\n{describe_scene(world, scene)}", (event,))
+    prefix = f"{text}\n" if text else ""
+    return Applied(
+        moved, f"{prefix}你离开{here.name}，来到{scene.name}。\n{describe_scene(world, scene)}", (*events, event)
+    )
+
+
+def leave(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
+    """`flee`: run from a fight; out of one, leave the way the player came."""
+    if state.fight is not None:
+        return combat.flee(world, state, intent, rng)
+    if state.previous is None or state.previous not in world.scenes[state.location].exits:
+        return combat.flee(world, state, intent, rng)
+    return move(world, state, ParsedIntent(intent="move", slots={"target": state.previous}), rng)
 
 
 def talk(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
     scene = world.scenes[state.location]
     target = intent.slot("target")
     if target is None:
-        return Refused(f"要和谁说话？此地有：{names(world.npcs[n].name for n in scene.npcs)}。")
+        if len(scene.npcs) == 1:
+            target = scene.npcs[0]
+        else:
+            return Refused(f"要和谁说话？此地有：{names(world.npcs[n].name for n in scene.npcs)}。")
     if target not in scene.npcs:
         return Refused(f"{entity_name(world, target)}不在{scene.name}。")
     npc = world.npcs[target]
+    quest = quest_talk(world, state, npc.id)
     line = rng.choice(npc.lines)
-    speaker = f"{npc.title}{npc.name}" if npc.title else npc.name
     event = Event(type="dialogue", data={"npc": npc.id, "line": line})
-    return Applied(state, f"{speaker}说道：「{line}」", (event,))
+    said = f"{speaker(world, npc.id)}说道：「{line}」"
+    if quest is None:
+        return Applied(state, said, (event,))
+    return Applied(quest.state, f"{said}\n{quest.narration}", (event, *quest.events))
+
+
+def examine(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
+    """A close look at a person, beast, item or place, with what one could do with it (nothing is done)."""
+    scene = world.scenes[state.location]
+    target = intent.slot("target") or intent.slot("item")
+    if target is None:
+        return look(world, state, intent, rng)
+    offers: list[Suggestion] = []
+    if target in world.monsters:
+        monster = world.monsters[target]
+        if target not in scene.monsters:
+            return Refused(f"{monster.name}不在{scene.name}。")
+        text = f"{monster.name}：{monster.description}\n{combat.describe_danger(world, state, monster)}"
+        if judge(world, state.location, state.realm, ParsedIntent(intent="attack", slots={"target": target})).allowed:
+            offers.append(attack(world, target, combat.danger(state, monster).level))
+    elif target in world.npcs:
+        npc = world.npcs[target]
+        if target not in scene.npcs:
+            return Refused(f"{npc.name}不在{scene.name}。")
+        title = f"（{npc.title}）" if npc.title else ""
+        text = f"{npc.name}{title}：{npc.description or npc.persona}"
+        offers.append(talk_to(world, target))
+    elif target in world.items:
+        text, offers = _examine_item(world, state, target)
+    elif target in world.scenes:
+        if target != state.location and target not in scene.exits:
+            return Refused(f"从{scene.name}看不到{world.scenes[target].name}。")
+        text = (
+            describe_scene(world, world.scenes[target])
+            if target == state.location
+            else world.scenes[target].description
+        )
+        if target != state.location:
+            offers.append(move_to(world, target))
+    else:
+        return Refused(f"这里没有「{entity_name(world, target)}」。")
+    return Applied(state, text, (Event(type="examined", data={"target": target}),), tuple(offers))
+
+
+def _examine_item(world: World, state: PlayerState, item_id: str) -> tuple[str, list[Suggestion]]:
+    item = world.items[item_id]
+    scene = world.scenes[state.location]
+    held = state.inventory.get(item_id, 0)
+    worn = item_id in state.equipment.values()
+    lines = [f"{item.name}：{item.description}"]
+    facts = [f"你有{counted(world, item_id, held)}" if held else "你没有这件东西"]
+    if worn:
+        facts.append("正装备着")
+    sold = scene.shop is not None and item_id in scene.shop.sells
+    if sold:
+        facts.append(f"{scene.shop.name if scene.shop else ''}售价{item.price}灵石")
+    lines.append("，".join(facts) + "。")
+    offers: list[Suggestion] = []
+    if held and item.slot is not None and not worn:
+        offers.append(equip(world, item_id))
+    elif held and item.usable and item.slot is None:
+        offers.append(use(world, item_id))
+    if sold and item.price <= state.spirit_stones:
+        offers.append(buy(world, item_id))
+    return "\n".join(lines), offers
+
+
+def _weight(world: World, state: PlayerState, scene_id: str, index: int, encounter: Encounter) -> float:
+    """An encounter's odds now: rewards fade each time the scene is explored; limited finds run out."""
+    if encounter.limit is not None and state.found.get(f"{scene_id}:{index}", 0) >= encounter.limit:
+        return 0.0
+    if encounter.kind in ("monster", "nothing"):
+        return encounter.weight
+    share = max(MIN_REWARD_SHARE, world.settings.explore_decay ** state.explored.get(scene_id, 0))
+    return encounter.weight * share
 
 
 def explore(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
     scene = world.scenes[state.location]
-    if not scene.encounters:
-        return Applied(state, f"你在{scene.name}四处探索了一番，一无所获。")
-    encounter = rng.choices(scene.encounters, weights=[e.weight for e in scene.encounters])[0]
-    return _meet(world, state, encounter)
+    explored = state.model_copy(update={"explored": {**state.explored, scene.id: state.explored.get(scene.id, 0) + 1}})
+    weights = [_weight(world, state, scene.id, i, e) for i, e in enumerate(scene.encounters)]
+    if not scene.encounters or not any(weights):
+        return Applied(explored, f"你在{scene.name}四处探索了一番，一无所获。这里怕是已被你翻遍了。")
+    index = rng.choices(range(len(scene.encounters)), weights=weights)[0]
+    encounter = scene.encounters[index]
+    if encounter.limit is not None:
+        key = f"{scene.id}:{index}"
+        explored = explored.model_copy(update={"found": {**explored.found, key: explored.found.get(key, 0) + 1}})
+    return _meet(world, explored, encounter)
 
 
 def _meet(world: World, state: PlayerState, encounter: Encounter) -> Result:
@@ -78,8 +218,10 @@ def _meet(world: World, state: PlayerState, encounter: Encounter) -> Result:
         monster = world.monsters[encounter.id]
         event = Event(type="encounter", data={"monster": monster.id, "name": monster.name})
         fight = ParsedIntent(intent="attack", slots={"target": monster.id})
+        estimate = combat.danger(state, monster)
         offer: tuple[Suggestion, ...] = ()
         if judge(world, state.location, state.realm, fight).allowed:
-            offer = (attack(world, monster.id),)
-        return Applied(state, text or f"你遇到了{monster.name}！", (event,), offer)
+            offer = (attack(world, monster.id, estimate.level),)
+        hint = f"（{monster_grade(world, monster)}，{estimate.level}）"
+        return Applied(state, (text or f"你遇到了{monster.name}！") + hint, (event,), offer)
     return Applied(state, text or "你四处探索了一番，一无所获。")

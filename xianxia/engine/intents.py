@@ -12,6 +12,22 @@ from xianxia.world import INTENTS
 UNKNOWN = "unknown"
 ALLOWED_INTENTS: frozenset[str] = frozenset((*INTENTS, UNKNOWN))
 
+EntityKind = Literal["scene", "npc", "monster", "item"]
+#: Which slots each intent may carry: an entity slot lists the kinds it may name; `quantity` is a count;
+#: `amount` and `direction` take one of the words listed. Parsers and the LLM validation read this one table.
+INTENT_SLOTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "move": {"target": ("scene",), "direction": ("north", "south", "east", "west", "up", "down", "back")},
+    "attack": {"target": ("monster", "npc")},
+    "talk": {"target": ("npc",)},
+    "examine": {"target": ("scene", "npc", "monster", "item")},
+    "use_item": {"item": ("item",), "quantity": (), "amount": ("all",)},
+    "equip": {"item": ("item",)},
+    "buy": {"item": ("item",), "quantity": (), "amount": ("all",)},
+    "sell": {"item": ("item",), "quantity": (), "amount": ("all",)},
+}
+#: Slots whose value is an entity id (the others hold a count or a fixed word).
+ENTITY_SLOTS = frozenset({"target", "item"})
+
 #: Slots an intent may carry: entity ids ("target", "item") and a count ("quantity").
 #: Strict: a JSON `true` is not a quantity, a number is not an entity id.
 SlotValue = (
@@ -38,6 +54,11 @@ class ParsedIntent(BaseModel):
     def quantity(self) -> int:
         value = self.slots.get("quantity")
         return value if isinstance(value, int) else 1
+
+    @property
+    def wants_all(self) -> bool:
+        """`所有` / `all`: every one held (or as many as can be afforded)."""
+        return self.slots.get("amount") == "all"
 
 
 ParserName = Literal["rules", "llm"]

@@ -62,7 +62,7 @@ def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: Parsed
         )
     if isinstance(law, ForbiddenTagLaw):
         item = world.items.get(intent.slot("item") or "")
-        return intent.intent == "use_item" and item is not None and law.tag in item.tags
+        return intent.intent in law.intents and item is not None and law.tag in item.tags
     # Tribulation and karma laws shape outcomes; they never refuse an intent.
     return False
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from xianxia.engine.state import PlayerState
 from xianxia.engine.vitals import qi_capacity
 from xianxia.world import World
-from xianxia.world.schema import EntryGateLaw, ForbidIntentLaw, Scene
+from xianxia.world.schema import EntryGateLaw, ForbidIntentLaw, Monster, Scene
 
 NUMERALS = "一二三四五六七八九十"
 FOUR_STAGES = ("初期", "中期", "后期", "圆满")
@@ -23,12 +23,38 @@ def numeral(value: int) -> str:
     return str(value)
 
 
-def stage_name(world: World, state: PlayerState) -> str:
+def realm_stage_name(world: World, realm_id: str, stage: int) -> str:
     """e.g. 炼气三层, 筑基中期 (a four-stage realm reads 初期 … 圆满)."""
-    realm = world.realm(state.realm)
+    realm = world.realm(realm_id)
+    stage = min(max(1, stage), realm.stages)
     if realm.stages == len(FOUR_STAGES):
-        return realm.name + FOUR_STAGES[state.stage - 1]
-    return f"{realm.name}{numeral(state.stage)}层"
+        return realm.name + FOUR_STAGES[stage - 1]
+    return f"{realm.name}{numeral(stage)}层"
+
+
+def stage_name(world: World, state: PlayerState) -> str:
+    return realm_stage_name(world, state.realm, state.stage)
+
+
+def monster_grade(world: World, monster: Monster) -> str:
+    """A monster's realm and stage, e.g. 炼气七层."""
+    return realm_stage_name(world, monster.realm, monster.stage)
+
+
+COMPASS = {"north": "北", "south": "南", "east": "东", "west": "西", "up": "上", "down": "下"}
+
+
+def exit_label(world: World, scene: Scene, exit_id: str) -> str:
+    """An exit with its compass word where the scene gives one: 北·青云宗."""
+    direction = next((COMPASS[d] for d, e in scene.directions.items() if e == exit_id), None)
+    name = scene_name(world, exit_id)
+    return f"{direction}·{name}" if direction else name
+
+
+def speaker(world: World, npc_id: str) -> str:
+    """How an NPC is named when speaking: the name alone (titles like 坊市丹阁 would double it)."""
+    npc = world.npcs.get(npc_id)
+    return npc.name if npc else npc_id
 
 
 def names(items: Iterable[str]) -> str:
@@ -56,12 +82,13 @@ def entity_name(world: World, entity_id: str) -> str:
 
 def describe_scene(world: World, scene: Scene) -> str:
     """What `look` shows: the scene, its exits, people, beasts, shop and the laws in force."""
-    lines = [f"【{scene.name}】{scene.description}", f"出口：{names(scene_name(world, e) for e in scene.exits)}"]
+    lines = [f"【{scene.name}】{scene.description}", f"出口：{names(exit_label(world, scene, e) for e in scene.exits)}"]
     if scene.npcs:
         people = (npc.name + (f"（{npc.title}）" if npc.title else "") for npc in (world.npcs[n] for n in scene.npcs))
         lines.append(f"人物：{names(people)}")
     if scene.monsters:
-        lines.append(f"妖兽：{names(world.monsters[m].name for m in scene.monsters)}")
+        beasts = (f"{m.name}（{monster_grade(world, m)}）" for m in (world.monsters[i] for i in scene.monsters))
+        lines.append(f"妖兽：{names(beasts)}")
     if scene.shop is not None:
         wares = names(f"{world.items[i].name}（{world.items[i].price}灵石）" for i in scene.shop.sells)
         lines.append(f"商店「{scene.shop.name}」出售：{wares}" + ("，亦收购货物。" if scene.shop.buys else "。"))
@@ -87,6 +114,11 @@ def describe_status(world: World, state: PlayerState) -> str:
         f"灵石：{state.spirit_stones}　所在：{scene_name(world, state.location)}",
         f"因果：{state.karma}　斩杀：{state.kills}",
     ]
+    if state.equipment:
+        lines.append(f"装备：{names(item_name(world, i) for i in state.equipment.values())}")
+    if state.fight is not None:
+        monster = world.monsters.get(state.fight.monster)
+        lines.append(f"交战中：{monster.name if monster else state.fight.monster}（余{state.fight.monster_hp}气血）")
     if state.breakthrough_bonus > 0:
         lines.append(f"突破加成：{round(state.breakthrough_bonus * 100)}%")
     return "\n".join(lines)

@@ -27,6 +27,8 @@ class Suggestion(BaseModel):
     text: str
     intent: str
     slots: dict[str, str | int] = Field(default_factory=dict)
+    #: A short warning shown beside the command, e.g. the danger of a fight (凶险).
+    note: str = ""
 
 
 class Outcome(BaseModel):

@@ -10,7 +10,27 @@ from xianxia.world import World
 
 #: The version of the game rules this engine applies. Bump it whenever a change makes the same (state, intent,
 #: seed) give another outcome, and freeze the rules it replaces under `xianxia.legacy`, so old logs still replay.
-RULES_VERSION = 1
+RULES_VERSION = 2
+
+
+class QuestProgress(BaseModel):
+    """Where a player stands in one quest: the current step, what is counted towards it, whether it is done."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: int = Field(0, ge=0)
+    count: int = Field(0, ge=0)
+    done: bool = False
+
+
+class Fight(BaseModel):
+    """A fight in progress: it lasts across actions, one round per action."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    monster: str
+    monster_hp: int = Field(ge=1)
+    round: int = Field(0, ge=0)
 
 
 class PlayerState(BaseModel):
@@ -38,6 +58,15 @@ class PlayerState(BaseModel):
     version: int = Field(0, ge=0)
     #: The rules version the state was last shaped by; a state stored before the field existed is of rules 1.
     rules: int = Field(1, ge=1)
+    #: Treasures worn, by slot (weapon, armor, charm); their effects are in the stats while worn.
+    equipment: dict[str, str] = Field(default_factory=dict)
+    quests: dict[str, QuestProgress] = Field(default_factory=dict)
+    fight: Fight | None = None
+    #: Times each scene was explored, and times each limited find ("scene:index") was found.
+    explored: dict[str, int] = Field(default_factory=dict)
+    found: dict[str, int] = Field(default_factory=dict)
+    #: The scene the player came from, for 返回 / go back.
+    previous: str | None = None
 
 
 def action_rng(state: PlayerState) -> Random:

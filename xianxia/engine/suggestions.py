@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from xianxia.engine import combat
+from xianxia.engine.cultivation import tribulation_damage
 from xianxia.engine.intents import ParsedIntent
+from xianxia.engine.items import useful
 from xianxia.engine.laws import forbidding_law, intent_forbidden_in, judge
 from xianxia.engine.outcome import Suggestion
+from xianxia.engine.quests import available
 from xianxia.engine.state import PlayerState
 from xianxia.engine.vitals import at_peak, qi_capacity
 from xianxia.world import World
@@ -20,12 +24,21 @@ def move_to(world: World, scene_id: str) -> Suggestion:
     return Suggestion(text=f"去{world.scenes[scene_id].name}", intent="move", slots={"target": scene_id})
 
 
-def talk_to(world: World, npc_id: str) -> Suggestion:
-    return Suggestion(text=f"和{world.npcs[npc_id].name}说话", intent="talk", slots={"target": npc_id})
+def talk_to(world: World, npc_id: str, note: str = "") -> Suggestion:
+    return Suggestion(text=f"和{world.npcs[npc_id].name}说话", intent="talk", slots={"target": npc_id}, note=note)
 
 
-def attack(world: World, monster_id: str) -> Suggestion:
-    return Suggestion(text=f"攻击{world.monsters[monster_id].name}", intent="attack", slots={"target": monster_id})
+def attack(world: World, monster_id: str, note: str = "") -> Suggestion:
+    name = world.monsters[monster_id].name
+    return Suggestion(text=f"攻击{name}", intent="attack", slots={"target": monster_id}, note=note)
+
+
+def examine(world: World, entity_id: str, name: str, note: str = "") -> Suggestion:
+    return Suggestion(text=f"查看{name}", intent="examine", slots={"target": entity_id}, note=note)
+
+
+def equip(world: World, item_id: str) -> Suggestion:
+    return Suggestion(text=f"装备{world.items[item_id].name}", intent="equip", slots={"item": item_id})
 
 
 def buy(world: World, item_id: str) -> Suggestion:
@@ -72,6 +85,31 @@ def attackable_here(world: World, state: PlayerState) -> tuple[str, ...]:
     return tuple(m for m in scene.monsters if _attack_allowed(world, state, m))
 
 
+def _fights_here(world: World, state: PlayerState) -> list[Suggestion]:
+    """Beasts worth a try, each with its danger; a hopeless one is offered only as a look, never a fight."""
+    found: list[Suggestion] = []
+    for monster_id in attackable_here(world, state):
+        monster = world.monsters[monster_id]
+        level = combat.danger(state, monster).level
+        if level == combat.DEADLY:
+            found.append(examine(world, monster_id, monster.name, level))
+        else:
+            found.append(attack(world, monster_id, level))
+    return found
+
+
+def _quest_note(world: World, state: PlayerState, npc_id: str) -> str:
+    for quest in world.quests.values():
+        if quest.giver != npc_id:
+            continue
+        progress = state.quests.get(quest.id)
+        if progress is not None and not progress.done:
+            return "任务进行中"
+        if available(world, state, quest):
+            return "有任务"
+    return ""
+
+
 def enterable_exits(world: World, state: PlayerState) -> tuple[str, ...]:
     scene = world.scenes[state.location]
     return tuple(
@@ -85,29 +123,43 @@ def enterable_exits(world: World, state: PlayerState) -> tuple[str, ...]:
 def suggestions_here(world: World, state: PlayerState) -> tuple[Suggestion, ...]:
     """Exits, people, beasts, the shop, usable items, cultivation and exploration, as commands."""
     scene = world.scenes[state.location]
+    if state.fight is not None:
+        return merge(combat.fight_suggestions(world, state), [move_to(world, e) for e in enterable_exits(world, state)])
     found: list[Suggestion] = [move_to(world, exit_id) for exit_id in enterable_exits(world, state)]
-    found += [talk_to(world, npc_id) for npc_id in scene.npcs]
-    found += [attack(world, monster_id) for monster_id in attackable_here(world, state)]
+    found += [talk_to(world, npc_id, _quest_note(world, state, npc_id)) for npc_id in scene.npcs]
+    found += _fights_here(world, state)
     if scene.shop is not None:
         affordable = [i for i in scene.shop.sells if world.items[i].price <= state.spirit_stones]
         found += [buy(world, item_id) for item_id in affordable[:SHOP_SUGGESTIONS]]
         if scene.shop.buys:
-            goods = [i for i in state.inventory if i in world.items and not world.items[i].usable]
+            goods = [
+                i
+                for i in state.inventory
+                if i in world.items
+                and not world.items[i].usable
+                and judge(world, state.location, state.realm, ParsedIntent(intent="sell", slots={"item": i})).allowed
+            ]
             found += [sell(world, item_id) for item_id in goods[:SHOP_SUGGESTIONS]]
-    usable = [
-        item_id
-        for item_id in state.inventory
-        if item_id in world.items
-        and world.items[item_id].usable
-        and judge(world, state.location, state.realm, ParsedIntent(intent="use_item", slots={"item": item_id})).allowed
-    ]
-    found += [use(world, item_id) for item_id in usable]
+    for item_id in state.inventory:
+        allowed = judge(world, state.location, state.realm, ParsedIntent(intent="use_item", slots={"item": item_id}))
+        if item_id not in world.items or not world.items[item_id].usable or not allowed.allowed:
+            continue
+        if world.items[item_id].slot is not None:
+            found.append(equip(world, item_id))
+        elif useful(world, state, item_id):
+            found.append(use(world, item_id))
     if state.qi >= qi_capacity(world, state) and not at_peak(world, state):
-        found.append(plain(world, "breakthrough"))
+        major = state.stage >= world.realm(state.realm).stages
+        if major and state.hp <= tribulation_damage(world, state):
+            found.append(plain(world, "rest"))
+        else:
+            found.append(plain(world, "breakthrough"))
     found.append(plain(world, "cultivate"))
     if state.hp < state.max_hp:
         found.append(plain(world, "rest"))
     found.append(plain(world, "explore"))
+    if any(not p.done for p in state.quests.values()):
+        found.append(plain(world, "quests"))
     return merge(found)
 
 

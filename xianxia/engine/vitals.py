@@ -8,9 +8,15 @@ from xianxia.engine.state import PlayerState
 from xianxia.world import World
 
 
+def stage_capacity(world: World, realm_id: str, stage: int) -> int:
+    """Qi that fills a stage: the realm's first-stage qi, growing by `qi_growth` of it per later stage."""
+    realm = world.realm(realm_id)
+    return round(realm.qi_per_stage * (1 + realm.qi_growth * (stage - 1)))
+
+
 def qi_capacity(world: World, state: PlayerState) -> int:
     """Qi that fills the current stage."""
-    return world.realm(state.realm).qi_per_stage
+    return stage_capacity(world, state.realm, state.stage)
 
 
 def at_peak(world: World, state: PlayerState) -> bool:

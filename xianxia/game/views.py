@@ -6,6 +6,7 @@ from typing import Any
 
 from xianxia.engine import Outcome, PlayerState, stage_name
 from xianxia.engine.intents import ParseResult
+from xianxia.engine.quests import quest_log
 from xianxia.world import World
 
 
@@ -34,7 +35,24 @@ def player_view(world: World, state: PlayerState) -> dict[str, Any]:
         "root": state.root,
         "root_name": root.name if root else state.root,
         "karma": state.karma,
+        "equipment": dict(state.equipment),
+        "quests": quest_log(world, state),
+        "fight": _fight_view(world, state),
         "version": state.version,
+    }
+
+
+def _fight_view(world: World, state: PlayerState) -> dict[str, Any] | None:
+    """The fight in progress, if any: whom, how hurt it is, which round."""
+    if state.fight is None:
+        return None
+    monster = world.monsters.get(state.fight.monster)
+    return {
+        "monster": state.fight.monster,
+        "monster_name": monster.name if monster else state.fight.monster,
+        "monster_hp": state.fight.monster_hp,
+        "monster_max_hp": monster.hp if monster else state.fight.monster_hp,
+        "round": state.fight.round,
     }
 
 

@@ -8,10 +8,10 @@ import unicodedata
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from xianxia.engine import ALLOWED_INTENTS, UNKNOWN, ParsedIntent, judge
-from xianxia.engine.intents import ParseContext
+from xianxia.engine.intents import ENTITY_SLOTS, INTENT_SLOTS, ParseContext
 from xianxia.llm.errors import InvalidLLMOutput
 from xianxia.world import World
 
@@ -26,15 +26,8 @@ MIN_QUANTITY, MAX_QUANTITY = 1, 999
 
 EntityKind = Literal["scene", "npc", "monster", "item"]
 
-#: Which slots an intent may carry, and which entity kinds an id slot may name.
-SLOTS: Mapping[str, Mapping[str, tuple[EntityKind, ...]]] = {
-    "move": {"target": ("scene",)},
-    "attack": {"target": ("monster", "npc")},
-    "talk": {"target": ("npc",)},
-    "use_item": {"item": ("item",)},
-    "buy": {"item": ("item",), "quantity": ()},
-    "sell": {"item": ("item",), "quantity": ()},
-}
+#: Which slots an intent may carry, and which entity kinds an id slot may name (the engine's one table).
+SLOTS: Mapping[str, Mapping[str, tuple[str, ...]]] = INTENT_SLOTS
 #: Intents whose quantity defaults to one, as the rules parser answers them.
 COUNTED = frozenset({"buy", "sell"})
 
@@ -121,10 +114,22 @@ def _slots(intent: str, value: object, world: World, context: ParseContext) -> d
         if name not in allowed:
             raise InvalidLLMOutput(f"slot {clean_text(name, 32)!r} not allowed for {intent}")
         kinds = allowed[name]
-        slots[name] = _resolve(slot_value, kinds, world, context) if kinds else _quantity(slot_value)
-    if intent in COUNTED:
+        if name in ENTITY_SLOTS:
+            slots[name] = _resolve(slot_value, cast(tuple[EntityKind, ...], kinds), world, context)
+        elif kinds:
+            slots[name] = _word(name, slot_value, kinds)
+        else:
+            slots[name] = _quantity(slot_value)
+    if intent in COUNTED and "amount" not in slots:
         slots.setdefault("quantity", MIN_QUANTITY)
     return slots
+
+
+def _word(name: str, value: object, words: tuple[str, ...]) -> str:
+    """A slot that takes one of a few fixed words (a direction, `all`)."""
+    if not isinstance(value, str) or value.strip().lower() not in words:
+        raise InvalidLLMOutput(f"slot {name!r} must be one of {', '.join(words)}")
+    return value.strip().lower()
 
 
 def _quantity(value: object) -> int:

@@ -7,10 +7,13 @@ How a text is read:
 3. A verb with an entity it can act on wins (去 + 坊市 = move fangshi). When several could, the order of
    `PRIORITY` decides: "用剑攻击野狼" attacks, "去坊市买回春丹" goes to the market first.
 4. Otherwise a verb alone decides (the longest one); "看看野狼" is a look, not an attack.
-5. Otherwise a bare entity implies its natural intent: a scene is a move, a monster an attack, an NPC a talk, and
-   an item is bought when a quantity is given or the shop here sells it, else used.
-6. Nothing found: `unknown`, with a hint built from the closest vocabulary.
-7. A buy or sell count must be 1..999 (the engine's slot range). A count outside it ("买一千颗", "买0颗") is never
+5. A direction word ("往北走", "north", "返回") with a move verb or alone is a move: the compass word becomes the
+   exit it names here, "back" is left to the engine (it knows where the player came from).
+6. Otherwise a bare entity implies its natural intent: a scene is a move, an NPC a talk, and a monster or an item
+   is examined. A name alone never starts a fight or spends money: the answer offers those as suggestions.
+7. Nothing found: `unknown`, with a hint built from the closest vocabulary.
+8. 所有/全部/都/all make the count `amount: all`. A count that is not a whole number (1.5, -1, 半) is refused.
+   A buy or sell count must be 1..999 (the engine's slot range). A count outside it ("买一千颗", "买0颗") is never
    clamped or replaced, since buying 999 of something by accident costs a fortune: the answer is `unknown` with a
    reason naming the item, "数量须在1到999之间，请重新说要买多少回气丹。", so the player can say it again.
 
@@ -21,6 +24,7 @@ goes to an entity here whose name contains it ("蛇" in 禁地 is the 千年妖�
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -30,25 +34,36 @@ from xianxia.parsing.vocabulary import SLOTLESS_INTENTS, Entity, EntityKind, Mat
 from xianxia.world import World
 
 #: Which verb wins when several each have an entity to act on: movement first, then a fight, then trade.
-PRIORITY: tuple[str, ...] = ("move", "attack", "buy", "sell", "talk", "use_item", "cultivate")
+PRIORITY: tuple[str, ...] = ("move", "attack", "buy", "sell", "talk", "equip", "use_item", "examine", "cultivate")
 ACCEPTS: dict[str, tuple[EntityKind, ...]] = {
     "move": ("scene",),
     "attack": ("monster", "npc"),
     "talk": ("npc",),
     "use_item": ("item",),
+    "equip": ("item",),
     "buy": ("item",),
     "sell": ("item",),
+    "examine": ("monster", "npc", "item", "scene"),
     "cultivate": ("item",),
 }
-NATURAL: dict[EntityKind, str] = {"scene": "move", "monster": "attack", "npc": "talk", "item": "use_item"}
+#: What a bare name means. Never a fight or a purchase on a guess: a beast or an item is looked at, and the
+#: answer offers the fight or the purchase as suggestions to click.
+NATURAL: dict[EntityKind, str] = {"scene": "move", "monster": "examine", "npc": "talk", "item": "examine"}
 SLOT_NAMES: dict[str, str] = {
     "move": "target",
     "attack": "target",
     "talk": "target",
+    "examine": "target",
     "use_item": "item",
+    "equip": "item",
     "buy": "item",
     "sell": "item",
 }
+#: Intents that take a count ("三颗", "all"); buy and sell always carry one.
+COUNTED_INTENTS = frozenset({"buy", "sell", "use_item"})
+#: A count that is not a whole positive number: 1.5, -1, 负一, 半.
+BAD_QUANTITY = re.compile(r"\d\s*[.．]\s*\d|(?<![0-9A-Za-z])[-－−]\s*\d|负\s*[\d一二两三四五六七八九十]|半")
+BAD_QUANTITY_TEXT = "数量须是1到{maximum}之间的整数，请重新说要{verb}多少{item}。"
 #: Items whose kind is practised rather than swallowed: "修炼血祭秘术" uses the art.
 PRACTISED_ITEM_KINDS = frozenset({"art"})
 #: Suggested when nothing said is close to the vocabulary.
@@ -89,27 +104,58 @@ class RulesParser:
         scene = context.scene if context.scene in self.world.scenes else None
         verbs = [m for m in matches if m.term.intents and not m.term.entities]
         mentions = [m for m in matches if m.term.entities]
+        # A one-letter direction ("n", "s") decides only when it is all that was said ("what's" is not south).
+        directions = [m for m in matches if m.term.direction and (not m.term.weak or _all_matched(text, matches))]
+        every = any(m.term.every for m in matches)
         numbers = self.vocabulary.numbers(text, matches)
         decision = (
             self._verb_with_entity(verbs, mentions, scene)
-            or self._verb_alone([v for v in verbs if not v.term.weak], mentions, scene)
-            or self._bare_entity(mentions, scene, numbers)
-            or self._verb_alone(verbs if _all_matched(text, matches) else [], [], scene)
+            or self._direction(verbs, directions, mentions)
+            or self._verb_alone([v for v in verbs if not v.term.weak and not v.term.soft], mentions, scene)
+            or self._bare_entity(mentions, scene)
+            or self._verb_alone([v for v in verbs if not v.term.soft] if _all_matched(text, matches) else [], [], scene)
         )
         if decision is None:
             return ParsedIntent(intent=UNKNOWN, reason=self._not_understood(utterance))
         intent, mention, entity = decision
+        if intent == "move" and entity is None and directions:
+            return self._move_by_direction(directions[0].term.direction or "", scene)
         if intent == "move" and entity is None and scene is not None:
             entity = self._partial_exit(text, matches, verbs, scene)
         slots: dict[str, str | int] = {}
         if entity is not None and intent in SLOT_NAMES:
             slots[SLOT_NAMES[intent]] = entity.id
-        if intent in ("buy", "sell"):
-            quantity = _quantity(numbers, mention)
-            if not 1 <= quantity <= MAX_QUANTITY:
-                return ParsedIntent(intent=UNKNOWN, reason=self._quantity_out_of_range(intent, entity))
-            slots["quantity"] = quantity
+        if intent in COUNTED_INTENTS:
+            if BAD_QUANTITY.search(unicodedata.normalize("NFKC", utterance)):
+                return ParsedIntent(
+                    intent=UNKNOWN, reason=self._quantity_out_of_range(intent, entity, BAD_QUANTITY_TEXT)
+                )
+            if every:
+                slots["amount"] = "all"
+            else:
+                quantity = _quantity(numbers, mention)
+                if not 1 <= quantity <= MAX_QUANTITY:
+                    return ParsedIntent(intent=UNKNOWN, reason=self._quantity_out_of_range(intent, entity))
+                if intent != "use_item" or quantity > 1:  # using one is what "use" means
+                    slots["quantity"] = quantity
         return ParsedIntent(intent=intent, slots=slots)
+
+    def _direction(self, verbs: list[Match], directions: list[Match], mentions: list[Match]) -> Decision | None:
+        """A direction with a move verb or alone ("往北走", "北", "go back"): a move. A named place wins."""
+        if not directions or any(m.term.entities[0].kind == "scene" for m in mentions):
+            return None
+        said = [v for v in verbs if not v.term.weak and not v.term.soft]
+        if any(v.term.intents[0] not in ("move", "flee") for v in said):
+            return None
+        return "move", None, None
+
+    def _move_by_direction(self, direction: str, scene: str | None) -> ParsedIntent:
+        """North from here is a scene the parser can name; "back" is the engine's to resolve."""
+        if direction != "back" and scene is not None:
+            target = self.world.scenes[scene].directions.get(direction)  # type: ignore[call-overload]
+            if target is not None:
+                return ParsedIntent(intent="move", slots={"target": target})
+        return ParsedIntent(intent="move", slots={"direction": direction})
 
     def hint(self, utterance: str) -> str:
         """Suggestions like "也许你想说：打坐修炼 / 去坊市 / 看看" from the vocabulary closest to what was said."""
@@ -127,14 +173,14 @@ class RulesParser:
             shown = shown[:SNIPPET_CHARS] + "…"
         return (NOT_UNDERSTOOD.format(shown) if shown else "") + self.hint(utterance)
 
-    def _quantity_out_of_range(self, intent: str, entity: Entity | None) -> str:
+    def _quantity_out_of_range(self, intent: str, entity: Entity | None, text: str = QUANTITY_OUT_OF_RANGE) -> str:
         vocabulary = self.world.intents[intent]
         verb = vocabulary.zh[0] if vocabulary.zh else ""
-        item = self.world.items[entity.id].name if entity is not None else ""
-        return QUANTITY_OUT_OF_RANGE.format(maximum=MAX_QUANTITY, verb=verb, item=item)
+        item = self.world.items[entity.id].name if entity is not None and entity.id in self.world.items else ""
+        return text.format(maximum=MAX_QUANTITY, verb=verb, item=item)
 
     def _verb_with_entity(self, verbs: list[Match], mentions: list[Match], scene: str | None) -> Decision | None:
-        best: tuple[int, int, Decision] | None = None
+        best: tuple[bool, int, int, Decision] | None = None
         for verb in verbs:
             for intent in verb.term.intents:
                 if intent not in PRIORITY:
@@ -144,11 +190,11 @@ class RulesParser:
                     if entity is None:
                         continue
                     acted = self._acts_on(intent, entity) or intent
-                    rank = (PRIORITY.index(intent), verb.start)
-                    if best is None or rank < best[:2]:
+                    rank = (verb.term.soft, PRIORITY.index(intent), verb.start)
+                    if best is None or rank < best[:3]:
                         best = (*rank, (acted, mention, entity))
                     break
-        return best[2] if best else None
+        return best[3] if best else None
 
     def _verb_alone(self, verbs: list[Match], mentions: list[Match], scene: str | None) -> Decision | None:
         if not verbs:
@@ -157,7 +203,12 @@ class RulesParser:
         # specific, and a verb that needs no entity is likelier meant without one.
         verb = min(
             verbs,
-            key=lambda v: (v.term.intents[0] == "look", -v.length, v.term.intents[0] not in SLOTLESS_INTENTS, v.start),
+            key=lambda v: (
+                v.term.intents[0] in ("look", "examine"),
+                -v.length,
+                v.term.intents[0] not in SLOTLESS_INTENTS,
+                v.start,
+            ),
         )
         intent = verb.term.intents[0]
         if intent == "move":
@@ -168,15 +219,12 @@ class RulesParser:
                     return NATURAL[entity.kind], mention, entity
         return intent, None, None
 
-    def _bare_entity(self, mentions: list[Match], scene: str | None, numbers: list[tuple[int, int]]) -> Decision | None:
+    def _bare_entity(self, mentions: list[Match], scene: str | None) -> Decision | None:
         for mention in mentions:
             entity = self._resolve(mention, scene, lambda e: True)
             if entity is None:
                 continue
-            intent = NATURAL[entity.kind]
-            if entity.kind == "item" and (numbers or self._sold_here(entity, scene)):
-                intent = "buy"
-            return intent, mention, entity
+            return NATURAL[entity.kind], mention, entity
         return None
 
     def _partial_exit(self, text: str, matches: list[Match], verbs: list[Match], scene: str) -> Entity | None:
@@ -221,10 +269,6 @@ class RulesParser:
             if entity.kind == best.kind and fits(entity) and any(_contains(s, word) for s in entity.surfaces):
                 return entity
         return best
-
-    def _sold_here(self, entity: Entity, scene: str | None) -> bool:
-        shop = self.world.scenes[scene].shop if scene is not None else None
-        return shop is not None and entity.id in shop.sells
 
     def _entities_at(self, scene_id: str) -> dict[tuple[EntityKind, str], Entity]:
         """What a player standing here can name: this scene and its exits, NPCs, monsters, shop goods."""

@@ -13,7 +13,9 @@ from xianxia.world import World
 EntityKind = Literal["scene", "npc", "monster", "item"]
 
 #: Intents that take no slot: a verb naming one of these never needs an entity.
-SLOTLESS_INTENTS = frozenset({"look", "cultivate", "breakthrough", "explore", "rest", "status", "inventory", "help"})
+SLOTLESS_INTENTS = frozenset(
+    {"look", "cultivate", "breakthrough", "explore", "rest", "status", "inventory", "help", "flee", "quests"}
+)
 
 _DIGITS = re.compile(r"\d+")
 #: Numeral grammar every world needs beside its own number words (which win on a clash): zero and the units
@@ -49,6 +51,16 @@ class Term:
     surface: str
     intents: list[str] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
+    #: A compass word ("north") or "back"; an all-word (所有, all); a word that only blocks shorter ones.
+    direction: str | None = None
+    every: bool = False
+    #: A soft verb (我要, 向) decides only with an object, and only when no other verb takes one.
+    soft: bool = False
+
+    @property
+    def blank(self) -> bool:
+        """Matched only so that the words inside it are not read (砍价 holds 砍; 请 is politeness)."""
+        return not (self.intents or self.entities or self.direction or self.every)
 
     @property
     def weak(self) -> bool:
@@ -119,6 +131,26 @@ class Vocabulary:
                     self._term(surface).intents.append(intent)
                 elif compact(phrase):
                     self.exact.setdefault(compact(phrase), intent)
+        for intent, vocabulary in world.intents.items():
+            for phrase in vocabulary.soft:
+                surface = normalize(phrase)
+                if surface:
+                    term = self._term(surface)
+                    term.intents.append(intent)
+                    term.soft = True
+        settings = world.settings
+        for direction, words in settings.directions.model_dump().items():
+            for word in words:
+                if normalize(word):
+                    self._term(normalize(word)).direction = direction
+        for word in settings.all_words:
+            if normalize(word):
+                self._term(normalize(word)).every = True
+        # Blocking words last: they only take a surface that means nothing else.
+        blockers = [w for v in world.intents.values() for w in v.not_words] + list(settings.filler_words)
+        for word in blockers:
+            if normalize(word):
+                self._term(normalize(word))
         self._add_entities("scene", ((s.id, s.name, s.aliases) for s in world.scenes.values()))
         self._add_entities("npc", ((n.id, n.name, n.aliases) for n in world.npcs.values()))
         self._add_entities("monster", ((m.id, m.name, m.aliases) for m in world.monsters.values()))

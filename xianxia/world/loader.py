@@ -17,6 +17,7 @@ from xianxia.world.schema import (
     Item,
     Law,
     Monster,
+    Quest,
     Realm,
     Scene,
     SpiritualRoot,
@@ -28,20 +29,33 @@ DEFAULT_WORLD_DIR = Path(__file__).parent / "data"
 #: Every intent the engine knows; the vocabulary must cover each one.
 INTENTS: tuple[str, ...] = (
     "look",
+    "examine",
     "move",
+    "flee",
     "cultivate",
     "breakthrough",
     "attack",
     "talk",
     "explore",
     "use_item",
+    "equip",
     "buy",
     "sell",
     "rest",
     "status",
     "inventory",
+    "quests",
     "help",
 )
+
+#: The fields each outcome's narration templates (world.json `narration`) may use.
+NARRATION_FIELDS: Mapping[str, frozenset[str]] = {
+    "cultivate": frozenset({"scene", "gain", "qi", "capacity"}),
+    "mishap": frozenset({"qi_lost", "hp_lost"}),
+    "victory": frozenset({"rounds", "monster"}),
+    "defeat": frozenset({"monster", "scene", "hp", "stones"}),
+    "minor": frozenset({"stage"}),
+}
 
 
 class WorldError(ValueError):
@@ -61,6 +75,7 @@ class World:
     npcs: Mapping[str, NPC]
     monsters: Mapping[str, Monster]
     intents: Mapping[str, IntentVocabulary]
+    quests: Mapping[str, Quest] = field(default_factory=dict)
     realm_index: Mapping[str, int] = field(default_factory=dict)
 
     def realm(self, realm_id: str) -> Realm:
@@ -136,6 +151,9 @@ def load_world(directory: Path | str | None = None) -> World:
     npcs = _index(base, "npcs.json", _validate(base, "npcs.json", TypeAdapter(list[NPC])))
     monsters = _index(base, "monsters.json", _validate(base, "monsters.json", TypeAdapter(list[Monster])))
     intents = _validate(base, "intents.json", TypeAdapter(dict[str, IntentVocabulary]))
+    # quests.json is optional: a world may have none.
+    quest_list = _validate(base, "quests.json", TypeAdapter(list[Quest])) if (base / "quests.json").exists() else []
+    quests = _index(base, "quests.json", quest_list)
     realm_index = _index(base, "realms.json", realms)
 
     world = World(
@@ -148,6 +166,7 @@ def load_world(directory: Path | str | None = None) -> World:
         npcs=npcs,
         monsters=monsters,
         intents=intents,
+        quests=quests,
         realm_index={realm_id: rank for rank, realm_id in enumerate(realm_index)},
     )
     _check_references(base, world)
@@ -214,9 +233,50 @@ def _check_references(base: Path, world: World) -> None:
                 "laws.json",
                 f"law {law.id}: min_realm: unknown realm {law.min_realm!r}",
             )
+    for scene in world.scenes.values():
+        for word, exit_id in scene.directions.items():
+            need(
+                exit_id in scene.exits,
+                "scenes.json",
+                f"scene {scene.id}: directions.{word}: {exit_id!r} is not one of its exits",
+            )
+    for item in world.items.values():
+        need(
+            item.kind != "treasure" or not item.usable or item.slot is not None,
+            "items.json",
+            f"item {item.id}: slot: a usable treasure needs an equipment slot",
+        )
+    for quest in world.quests.values():
+        need(quest.giver in world.npcs, "quests.json", f"quest {quest.id}: giver: unknown npc {quest.giver!r}")
+        for required in quest.requires:
+            need(required in world.quests, "quests.json", f"quest {quest.id}: requires: unknown quest {required!r}")
+        for number, step in enumerate(quest.steps):
+            index = world.monsters if step.kind == "slay" else world.items
+            need(
+                step.target in index,
+                "quests.json",
+                f"quest {quest.id}: steps[{number}].target: unknown {'monster' if step.kind == 'slay' else 'item'}"
+                f" {step.target!r}",
+            )
+        for item_id in quest.reward.items:
+            need(item_id in world.items, "quests.json", f"quest {quest.id}: reward.items: unknown item {item_id!r}")
+    for outcome, templates in world.settings.narration.items():
+        need(outcome in NARRATION_FIELDS, "world.json", f"narration.{outcome}: unknown outcome")
+        for number, template in enumerate(templates):
+            problem = _template_problem(template, NARRATION_FIELDS.get(outcome, frozenset()))
+            need(problem is None, "world.json", f"narration.{outcome}[{number}]: {problem}")
     law_ids = [law.id for law in world.laws]
     need(len(law_ids) == len(set(law_ids)), "laws.json", "duplicate law id")
     missing = [intent for intent in INTENTS if intent not in world.intents]
     need(not missing, "intents.json", f"missing intents: {', '.join(missing)}")
     unknown = [intent for intent in world.intents if intent not in INTENTS]
     need(not unknown, "intents.json", f"unknown intents: {', '.join(unknown)}")
+
+
+def _template_problem(template: str, fields: frozenset[str]) -> str | None:
+    """Why a narration template cannot be filled with these fields, or None."""
+    try:
+        template.format(**{name: "" for name in fields})
+    except (KeyError, IndexError, ValueError) as exc:
+        return f"cannot be filled ({type(exc).__name__}: {exc}); fields: {', '.join(sorted(fields))}"
+    return None

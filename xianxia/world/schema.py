@@ -28,10 +28,12 @@ class Realm(WorldModel):
     name: Name
     aliases: tuple[str, ...] = ()
     stages: int = Field(ge=1, le=12)
-    qi_per_stage: int = Field(ge=1, description="qi needed to advance one stage")
+    qi_per_stage: int = Field(ge=1, description="qi needed to fill the first stage")
+    qi_growth: float = Field(0.0, ge=0, le=5, description="each later stage needs this share of qi_per_stage more")
     breakthrough_chance: float = Field(gt=0, le=1, description="base chance to reach the next realm")
     stage_breakthrough_chance: float = Field(0.9, gt=0, le=1, description="chance to pass a minor stage")
     gains: StatGains = StatGains()
+    stage_gains: StatGains = Field(StatGains(), description="stats gained on each minor stage within the realm")
     failure_hp_fraction: float = Field(0.2, ge=0, le=1)
     failure_qi_fraction: float = Field(0.3, ge=0, le=1)
     description: str = ""
@@ -52,6 +54,7 @@ class Encounter(WorldModel):
     amount: int = Field(0, ge=0)
     weight: float = Field(gt=0)
     text: str = ""
+    limit: int | None = Field(None, ge=1, description="times one player can ever find it (None: no limit)")
 
     @model_validator(mode="after")
     def _needs_id(self) -> Encounter:
@@ -73,6 +76,9 @@ class Scene(WorldModel):
     description: str
     spirit_density: float = Field(gt=0, le=10)
     exits: tuple[Identifier, ...] = ()
+    directions: dict[Literal["north", "south", "east", "west", "up", "down"], Identifier] = Field(
+        default_factory=dict, description="compass words for exits; each must name one of `exits`"
+    )
     npcs: tuple[Identifier, ...] = ()
     monsters: tuple[Identifier, ...] = ()
     shop: Shop | None = None
@@ -93,6 +99,8 @@ class Item(WorldModel):
     name: Name
     aliases: tuple[str, ...] = ()
     kind: Literal["pill", "material", "treasure", "art"]
+    measure: str = Field("", max_length=2, description="measure word (颗, 件, 卷); empty: the kind's default")
+    slot: Literal["weapon", "armor", "charm"] | None = Field(None, description="equipment slot of a treasure")
     description: str = ""
     price: int = Field(ge=0, description="spirit stones to buy")
     sell_price: int = Field(ge=0)
@@ -108,6 +116,7 @@ class NPC(WorldModel):
     title: str = ""
     persona: str = Field(min_length=1, description="system prompt for LLM dialogue")
     lines: tuple[str, ...] = Field(min_length=1, description="canned lines when the LLM is off")
+    description: str = Field("", description="what `examine` shows of them")
 
 
 class Drop(WorldModel):
@@ -120,6 +129,7 @@ class Monster(WorldModel):
     name: Name
     aliases: tuple[str, ...] = ()
     realm: Identifier
+    stage: int = Field(1, ge=1, le=12, description="stage within its realm, for grading and danger")
     hp: int = Field(ge=1)
     attack: int = Field(ge=0)
     defense: int = Field(ge=0)
@@ -162,6 +172,9 @@ class ForbiddenTagLaw(WorldModel):
     id: LawId
     name: Name
     tag: str
+    intents: tuple[Literal["use_item", "equip", "sell", "buy"], ...] = Field(
+        ("use_item",), min_length=1, description="what may not be done with an item carrying the tag"
+    )
     reason: str
 
 
@@ -192,8 +205,46 @@ Law = Annotated[
 class IntentVocabulary(WorldModel):
     zh: tuple[str, ...] = ()
     en: tuple[str, ...] = ()
+    #: Longer words that hold one of this intent's words but mean something else (砍价 is not 砍).
+    not_words: tuple[str, ...] = ()
+    #: Phrases that name the intent only with an object and when no other verb takes one (我要, 向).
+    soft: tuple[str, ...] = ()
     description: str = ""
     example: str = ""
+
+
+class QuestStep(WorldModel):
+    kind: Literal["slay", "fetch"]
+    target: Identifier = Field(description="monster to slay or item to bring")
+    count: int = Field(1, ge=1, le=99)
+    text: str = Field(min_length=1, description="what the giver asks, shown when the step begins")
+
+
+class QuestReward(WorldModel):
+    spirit_stones: int = Field(0, ge=0)
+    qi: int = Field(0, ge=0)
+    items: dict[Identifier, int] = {}
+
+
+class Quest(WorldModel):
+    id: Identifier
+    name: Name
+    giver: Identifier = Field(description="the NPC who gives it and to whom it is returned")
+    min_stage: int = Field(1, ge=1, description="stage (within the first realm counts) the giver wants first")
+    requires: tuple[Identifier, ...] = Field((), description="quests to finish first")
+    steps: tuple[QuestStep, ...] = Field(min_length=1)
+    reward: QuestReward = QuestReward()
+    done_text: str = Field(min_length=1)
+
+
+class DirectionWords(WorldModel):
+    north: tuple[str, ...] = ()
+    south: tuple[str, ...] = ()
+    east: tuple[str, ...] = ()
+    west: tuple[str, ...] = ()
+    up: tuple[str, ...] = ()
+    down: tuple[str, ...] = ()
+    back: tuple[str, ...] = ()
 
 
 class WorldSettings(WorldModel):
@@ -206,4 +257,15 @@ class WorldSettings(WorldModel):
     defeat_stone_fraction: float = Field(0.1, ge=0, le=1)
     rest_hp_fraction: float = Field(0.5, ge=0, le=1)
     cultivate_base_qi: int = Field(ge=1)
+    cultivate_mishap_chance: float = Field(0.0, ge=0, le=1, description="chance a session goes wrong (qi deviation)")
+    explore_decay: float = Field(
+        1.0, gt=0, le=1, description="each exploration of a scene multiplies its rewards' odds"
+    )
+    flee_chance: float = Field(0.7, ge=0, le=1)
     number_words: dict[str, int] = {}
+    all_words: tuple[str, ...] = Field((), description="words meaning every one (所有, all)")
+    filler_words: tuple[str, ...] = Field((), description="politeness and filler the parser may ignore (请, please)")
+    directions: DirectionWords = DirectionWords()
+    narration: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="alternative phrasings per outcome, chosen by the seeded RNG"
+    )
