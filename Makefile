@@ -12,7 +12,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm fakellm test lint bench mode replay api-docs clean
+.PHONY: install run run-llm fakellm test lint bench balance mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m tests.bench
+
+# Scripted players of four styles over fixed seeds: actions to 筑基, deaths, failures, stones (docs/WORLD.md).
+balance: install
+	$(BIN)/python -m tests.support.balance
 
 # Show (no MODE) or switch the live LLM mode on a running server: make mode MODE=async|sync|off
 mode: install
