@@ -194,6 +194,11 @@ class Metrics:
         for known in ("async", "sync", "off"):
             self.llm_mode.labels(known).set(1 if known == mode else 0)
 
+    # KillSwitchObserver
+    def llm_switched_off(self, status: str) -> None:
+        self.llm_fatal.labels(status).inc()
+        self.llm_rollbacks.labels(f"upstream_{status}").inc()
+
     # TaskObserver
     def task_state(self, queued: int, running: int, oldest_age: float) -> None:
         self.tasks.labels("queued").set(queued)

@@ -63,9 +63,13 @@ class ModeSwitch:
         self._store = store
         self._llm_available = llm_available
         self._refresh_seconds = refresh_seconds
-        self._on_change = on_change
+        self._listeners: list[Callable[[LLMMode], None]] = [on_change] if on_change is not None else []
         self._state = ModeState(mode=default)
         self._poller: asyncio.Task[None] | None = None
+
+    def subscribe(self, listener: Callable[[LLMMode], None]) -> None:
+        """Call `listener` with the mode in force whenever it changes (and once when the switch starts)."""
+        self._listeners.append(listener)
 
     @property
     def state(self) -> ModeState:
@@ -137,8 +141,8 @@ class ModeSwitch:
             self._announce()
 
     def _announce(self) -> None:
-        if self._on_change is not None:
-            self._on_change(self.current)
+        for listener in self._listeners:
+            listener(self.current)
 
     async def _poll(self) -> None:
         while True:
