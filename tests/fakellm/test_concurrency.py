@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -24,14 +23,11 @@ async def test_200_concurrent_requests_with_half_a_second_latency_finish_togethe
             transport=AiohttpTransport(limits=httpx.Limits(max_connections=250)),
         ) as client,
     ):
-        started = time.monotonic()
         responses = await asyncio.gather(
             *(client.post("/chat/completions", json=chat_body(f"请求{n}")) for n in range(200))
         )
-        elapsed = time.monotonic() - started
         stats = fake.state.stats.snapshot()
 
     assert [response.status_code for response in responses] == [200] * 200
-    assert elapsed < 3.0, f"200 requests took {elapsed:.2f} s"  # serially they would take 100 s
-    assert stats.max_in_flight > 100
+    assert stats.max_in_flight > 100  # the latency is a sleep: served one by one, this would be 1
     assert stats.distinct_bodies == 200

@@ -19,6 +19,8 @@ from xianxia.world import World, load_world
 
 BASE_URL = "https://deepseek.test"
 API_KEY = "sk-test-key"
+#: The wall-clock time the harness's clients read HTTP dates against (Retry-After).
+WALL_NOW = 1_800_000_000.0
 
 
 def completion(content: str | None) -> dict[str, Any]:
@@ -120,6 +122,11 @@ class Harness:
     async def client(self, **overrides: Any) -> DeepSeekClient:
         async def sleep(seconds: float) -> None:
             self.waits.append(seconds)
+            self.clock.advance(seconds)  # a wait takes its time on the client's clock, not the test's
+
+        def sync_sleep(seconds: float) -> None:
+            self.waits.append(seconds)
+            self.clock.advance(seconds)
 
         client = DeepSeekClient(
             llm_settings(**overrides),
@@ -129,8 +136,9 @@ class Harness:
             sync_transport=httpx.MockTransport(self.router.handler),
             on_fatal=self.fatal.append,
             sleep=sleep,
-            sync_sleep=self.waits.append,
+            sync_sleep=sync_sleep,
             clock=self.clock,
+            wall_clock=lambda: WALL_NOW,
         )
         await client.start()
         self.clients.append(client)

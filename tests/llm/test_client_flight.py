@@ -73,7 +73,7 @@ async def test_a_call_every_waiter_abandoned_still_fills_the_cache(harness: Harn
     with pytest.raises(asyncio.CancelledError):
         await waiter
     upstream.release.set()
-    await poll(lambda: len(client._flights) == 0)
+    await poll(lambda: client.flights_in_progress == 0)
 
     assert (await client.parse_async("打坐", CONTEXT))["intent"] == "cultivate"
     assert upstream.requests == 1
@@ -89,10 +89,10 @@ async def test_aclose_cancels_abandoned_calls(harness: Harness) -> None:
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    assert len(client._flights) == 1
+    assert client.flights_in_progress == 1
 
     await client.aclose()
-    assert len(client._flights) == 0
+    assert client.flights_in_progress == 0
 
 
 async def test_a_failed_shared_call_fails_every_waiter_and_is_not_cached(harness: Harness) -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-import time
 from email.utils import formatdate
 from typing import Literal
 
 import httpx
 import pytest
 from structlog.testing import capture_logs
+from tenacity import RetryCallState, Retrying
 
-from tests.llm.conftest import Harness, answer
+from tests.llm.conftest import WALL_NOW, Harness, ManualClock, answer
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.errors import (
     LLMAuthError,
@@ -25,7 +25,7 @@ from xianxia.llm.errors import (
     LLMTimeout,
     LLMUpstreamError,
 )
-from xianxia.llm.retry import MAX_RETRY_AFTER, parse_retry_after, should_retry, wait_retry_after
+from xianxia.llm.retry import MAX_RETRY_AFTER, RetryPolicy, parse_retry_after, should_retry, wait_retry_after
 
 Path = Literal["async", "thread"]
 
@@ -124,13 +124,12 @@ async def test_retry_after_in_seconds_is_honoured(harness: Harness) -> None:
 
 
 async def test_retry_after_as_an_http_date_is_honoured(harness: Harness) -> None:
-    when = formatdate(time.time() + 20, usegmt=True)
+    when = formatdate(WALL_NOW + 20, usegmt=True)
     harness.route.side_effect = [httpx.Response(503, headers={"Retry-After": when}), answer("好")]
     client = await harness.client(llm_timeout=30.0)
 
     assert await client.chat_in_thread("你好") == {"text": "好"}
-    assert len(harness.waits) == 1
-    assert 17.0 <= harness.waits[0] <= 20.0
+    assert harness.waits == [20.0]
 
 
 @pytest.mark.parametrize("path", ["async", "thread"])
@@ -206,3 +205,15 @@ def test_a_huge_retry_after_is_capped() -> None:
     assert wait_retry_after(wait_fixed(1))(state) == MAX_RETRY_AFTER
     state.set_exception((LLMServerError, LLMServerError("x", status_code=500), None))
     assert wait_retry_after(wait_fixed(1))(state) == 1.0
+
+
+def test_the_retry_deadline_is_read_on_the_injected_clock() -> None:
+    clock = ManualClock()
+    stop = RetryPolicy(max_attempts=10, budget=5.0).stop(left=5.0, clock=clock)
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = 1
+    state.upcoming_sleep = 1.0
+
+    assert not stop(state)  # 1 s of waiting fits in the 5 s left
+    clock.advance(4.0)
+    assert stop(state)  # now it would end exactly at the deadline

@@ -19,6 +19,7 @@ import structlog
 from xianxia.config import Settings
 from xianxia.engine.intents import ParseContext, ParsedIntent
 from xianxia.llm.breaker import Admission, CircuitBreaker, CircuitState
+from xianxia.llm.clock import Clock, monotonic
 from xianxia.llm.errors import (
     InvalidLLMOutput,
     LLMAuthError,
@@ -82,7 +83,8 @@ class DeepSeekClient:
         on_fatal: Callable[[str], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         sync_sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] | None = None,
+        clock: Clock | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         self._settings = settings
         self._world = world
@@ -94,16 +96,18 @@ class DeepSeekClient:
         self._fatal_lock = threading.Lock()
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._sync_sleep = sync_sleep if sync_sleep is not None else time.sleep
+        self._clock: Clock = clock if clock is not None else monotonic
+        self._wall_clock: Clock = wall_clock if wall_clock is not None else time.time  # for Retry-After dates
         self._policy = RetryPolicy.from_settings(settings)
         self._breaker = CircuitBreaker(
             failures=settings.llm_breaker_failures,
             cooldown=settings.llm_breaker_cooldown,
-            clock=clock if clock is not None else time.monotonic,
+            clock=self._clock,
             on_change=self._observer.circuit,
         )
         self._players = PlayerSlots(settings.llm_per_player_inflight)
         self._thread_slots = threading.BoundedSemaphore(settings.llm_max_concurrency)
-        self._cache: TTLCache[str, ParsedIntent] = TTLCache(maxsize=CACHE_SIZE, ttl=CACHE_TTL)
+        self._cache: TTLCache[str, ParsedIntent] = TTLCache(maxsize=CACHE_SIZE, ttl=CACHE_TTL, clock=self._clock)
         self._flights: SingleFlight[str, ParsedIntent] = SingleFlight()
         self._thread_flights: ThreadSingleFlight[str, ParsedIntent] = ThreadSingleFlight()
         self._slots: asyncio.Semaphore | None = None
@@ -159,8 +163,23 @@ class DeepSeekClient:
         return self._client is not None and not self._client.is_closed
 
     @property
+    def open_resources(self) -> tuple[str, ...]:
+        """What `start` opened and `aclose` has not closed yet: "async_client", "sync_client", "thread_pool"."""
+        opened = (
+            ("async_client", self._client is not None and not self._client.is_closed),
+            ("sync_client", self._sync_client is not None and not self._sync_client.is_closed),
+            ("thread_pool", self._executor is not None),
+        )
+        return tuple(name for name, is_open in opened if is_open)
+
+    @property
     def circuit_state(self) -> CircuitState:
         return self._breaker.state
+
+    @property
+    def flights_in_progress(self) -> int:
+        """How many distinct parses are on their way upstream now (identical ones share one)."""
+        return len(self._flights)
 
     def rearm_fatal(self) -> None:
         """Let the next 401/402 call `on_fatal` again: the app calls this whenever the mode goes to async or sync."""
@@ -262,7 +281,7 @@ class DeepSeekClient:
     # -- one call: breaker, retries, reporting -----------------------------------------------------------------
 
     async def _call_async(self, kind: Kind, body: dict[str, Any]) -> str:
-        started = time.monotonic()
+        started = self._clock()
         deadline = started + self._policy.budget
         outcome = "cancelled"
         admission: Admission | None = None
@@ -271,7 +290,9 @@ class DeepSeekClient:
             client = self._require(self._client)
             left = self._time_left(deadline)
             admission = self._breaker.acquire()
-            retrying = self._policy.async_retrying(kind, left=left, sleep=self._sleep, on_retry=self._on_retry(kind))
+            retrying = self._policy.async_retrying(
+                kind, left=left, sleep=self._sleep, on_retry=self._on_retry(kind), clock=self._clock
+            )
             async for attempt in retrying:
                 with attempt:
                     text = await self._attempt_async(client, body, self._time_left(deadline))
@@ -285,10 +306,10 @@ class DeepSeekClient:
             self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
-            self._observer.request(kind, outcome, time.monotonic() - started)
+            self._observer.request(kind, outcome, self._clock() - started)
 
     def _call_sync(self, kind: Kind, body: dict[str, Any]) -> str:
-        started = time.monotonic()
+        started = self._clock()
         queued = _queued_deadline.get()
         deadline = started + self._policy.budget if queued is None else queued
         outcome = "cancelled"
@@ -298,7 +319,9 @@ class DeepSeekClient:
             client = self._require(self._sync_client)
             left = self._time_left(deadline)  # a call that queued its whole budget away says nothing of the upstream
             admission = self._breaker.acquire()
-            retrying = self._policy.retrying(kind, left=left, sleep=self._sync_sleep, on_retry=self._on_retry(kind))
+            retrying = self._policy.retrying(
+                kind, left=left, sleep=self._sync_sleep, on_retry=self._on_retry(kind), clock=self._clock
+            )
             for attempt in retrying:
                 with attempt:
                     text = self._attempt_sync(client, body, self._time_left(deadline))
@@ -312,12 +335,11 @@ class DeepSeekClient:
             self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
-            self._observer.request(kind, outcome, time.monotonic() - started)
+            self._observer.request(kind, outcome, self._clock() - started)
 
-    @staticmethod
-    def _time_left(deadline: float) -> float:
+    def _time_left(self, deadline: float) -> float:
         """What is left of the call's total budget (`llm_timeout`): the next attempt's deadline."""
-        left = deadline - time.monotonic()
+        left = deadline - self._clock()
         if left <= 0:
             raise LLMTimeout("the LLM call's total time budget is spent")
         return left
@@ -366,16 +388,16 @@ class DeepSeekClient:
     async def _attempt_async(self, client: httpx.AsyncClient, body: dict[str, Any], seconds: float) -> str:
         slots = self._require(self._slots)
         # One deadline for the slot and the request: the wait for a slot is part of the call's budget.
-        deadline = asyncio.get_running_loop().time() + seconds
+        deadline = self._clock() + seconds
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(seconds):
                 await slots.acquire()
         except TimeoutError:
             raise LLMBusy(f"no free LLM slot within {seconds:.1f}s") from None
         self._observer.inflight(1)
         try:
             # httpx's timeouts are per read: DeepSeek under load keeps a connection alive with blank lines.
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(max(0.001, deadline - self._clock())):
                 async with client.stream("POST", COMPLETIONS_PATH, json=body) as response:
                     raw = bytearray()
                     async for chunk in response.aiter_bytes():
@@ -387,14 +409,14 @@ class DeepSeekClient:
         finally:
             slots.release()
             self._observer.inflight(-1)
-        return _answer(response, bytes(raw))
+        return _answer(response, bytes(raw), self._wall_clock)
 
     def _attempt_sync(self, client: httpx.Client, body: dict[str, Any], timeout: float) -> str:
-        deadline = time.monotonic() + timeout  # the wait for a slot is part of the call's budget
+        deadline = self._clock() + timeout  # the wait for a slot is part of the call's budget
         if not self._thread_slots.acquire(timeout=timeout):
             raise LLMBusy(f"no free LLM slot within {timeout:.1f}s")
         self._observer.inflight(1)
-        left = max(0.001, deadline - time.monotonic())
+        left = max(0.001, deadline - self._clock())
         per_read = httpx.Timeout(left, connect=min(self._settings.llm_connect_timeout, left))
         try:
             with client.stream("POST", COMPLETIONS_PATH, json=body, timeout=per_read) as response:
@@ -402,14 +424,14 @@ class DeepSeekClient:
                 # No asyncio.timeout here: the deadline is checked as each chunk (a keep-alive line too) arrives.
                 for chunk in response.iter_bytes():
                     _append(raw, chunk)
-                    if time.monotonic() > deadline:
+                    if self._clock() > deadline:
                         raise LLMTimeout(f"no complete answer within {timeout:.1f}s")
         except httpx.TransportError as exc:
             raise _transport_error(exc) from exc
         finally:
             self._thread_slots.release()
             self._observer.inflight(-1)
-        return _answer(response, bytes(raw))
+        return _answer(response, bytes(raw), self._wall_clock)
 
     # -- helpers -----------------------------------------------------------------------------------------------
 
@@ -445,11 +467,11 @@ class DeepSeekClient:
     async def _in_thread(self, kind: Kind, func: Callable[..., T], *args: Any) -> T:
         executor = self._require(self._executor)
         budget = self._policy.budget
-        deadline = time.monotonic() + budget
+        deadline = self._clock() + budget
 
         def run() -> T:
             # A call that waited its whole budget for a free thread is refused rather than started late.
-            if time.monotonic() >= deadline:
+            if self._clock() >= deadline:
                 self._observer.error(kind, "busy")
                 raise LLMBusy(f"no free LLM worker thread within {budget:.1f}s")
             _queued_deadline.set(deadline)  # the time spent queued counts against the call's budget
@@ -481,11 +503,11 @@ def _transport_error(exc: httpx.TransportError) -> LLMError:
     return LLMConnectionError(f"upstream unreachable: {type(exc.__cause__ or exc).__name__}: {exc}")
 
 
-def _answer(response: httpx.Response, raw: bytes) -> str:
+def _answer(response: httpx.Response, raw: bytes, now: Clock) -> str:
     """The assistant message's content, or the error the status and body call for."""
     status = response.status_code
     if status >= 300:
-        raise _status_error(status, response.headers.get("retry-after"), raw)
+        raise _status_error(status, response.headers.get("retry-after"), raw, now)
     if not raw.strip():
         raise LLMBlankAnswer("empty answer body")
     try:
@@ -501,9 +523,9 @@ def _answer(response: httpx.Response, raw: bytes) -> str:
     return content
 
 
-def _status_error(status: int, retry_after: str | None, raw: bytes) -> LLMUpstreamError:
+def _status_error(status: int, retry_after: str | None, raw: bytes, now: Clock) -> LLMUpstreamError:
     message = f"upstream answered {status}: {raw[:200].decode('utf-8', 'replace')}"
-    wait = parse_retry_after(retry_after)
+    wait = parse_retry_after(retry_after, now=now)
     if status in (401, 402):
         return LLMAuthError(message, status_code=status)
     if status == 429:

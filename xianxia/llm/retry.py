@@ -20,13 +20,13 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_before_delay,
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from xianxia.config import Settings
+from xianxia.llm.clock import Clock, monotonic
 from xianxia.llm.errors import (
     LLMBlankAnswer,
     LLMConnectionError,
@@ -88,6 +88,17 @@ class wait_retry_after(wait_base):  # named like tenacity's own wait strategies
         return self.fallback(retry_state)
 
 
+class stop_before_deadline(stop_base):  # named like tenacity's own stop strategies
+    """Stop when the next wait would not end before `deadline` on `clock` (tenacity's own reads the wall clock)."""
+
+    def __init__(self, deadline: float, clock: Clock) -> None:
+        self.deadline = deadline
+        self.clock = clock
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() + (retry_state.upcoming_sleep or 0.0) >= self.deadline
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How many attempts, all of them and every wait between them within one total budget (`LLM_TIMEOUT`)."""
@@ -99,9 +110,9 @@ class RetryPolicy:
     def from_settings(cls, settings: Settings) -> RetryPolicy:
         return cls(max_attempts=settings.llm_max_retries, budget=settings.llm_timeout)
 
-    def stop(self, left: float) -> stop_base:
+    def stop(self, left: float, clock: Clock = monotonic) -> stop_base:
         """Stop after the last attempt, or at once when the next wait would not end within the `left` seconds."""
-        return stop_after_attempt(self.max_attempts) | stop_before_delay(left)
+        return stop_after_attempt(self.max_attempts) | stop_before_deadline(clock() + left, clock)
 
     def wait(self) -> wait_base:
         # Full jitter (AWS's "exponential backoff and jitter"): 0..0.5 s, 0..1 s, 0..2 s, ... capped at 8 s.
@@ -114,25 +125,32 @@ class RetryPolicy:
         left: float,
         sleep: Callable[[float], Awaitable[None]],
         on_retry: OnRetry | None = None,
+        clock: Clock = monotonic,
     ) -> AsyncRetrying:
         """The async retry loop for one call of `kind` that has `left` seconds of its budget."""
         return AsyncRetrying(
             retry=retry_if_exception(should_retry),
             wait=self.wait(),
-            stop=self.stop(left),
+            stop=self.stop(left, clock),
             sleep=sleep,
             before_sleep=_before_sleep(kind, on_retry),
             reraise=True,
         )
 
     def retrying(
-        self, kind: str, *, left: float, sleep: Callable[[float], None], on_retry: OnRetry | None = None
+        self,
+        kind: str,
+        *,
+        left: float,
+        sleep: Callable[[float], None],
+        on_retry: OnRetry | None = None,
+        clock: Clock = monotonic,
     ) -> Retrying:
         """The synchronous retry loop for one call of `kind` that has `left` seconds of its budget."""
         return Retrying(
             retry=retry_if_exception(should_retry),
             wait=self.wait(),
-            stop=self.stop(left),
+            stop=self.stop(left, clock),
             sleep=sleep,
             before_sleep=_before_sleep(kind, on_retry),
             reraise=True,
