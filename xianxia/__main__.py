@@ -15,12 +15,12 @@ import httpx
 from xianxia.config import LLM_MODES, Settings
 from xianxia.game.errors import PlayerNotFound
 from xianxia.game.replay import replay_player
+from xianxia.logs import configure_logging
 from xianxia.metrics import MULTIPROC_ENV
+from xianxia.serve.supervisor import serve
+from xianxia.serve.worker import DEFAULT_APP
 from xianxia.store.factory import create_store
 from xianxia.world import WorldError, load_world
-
-DEFAULT_HYPERCORN_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "hypercorn.toml"
-APP = "xianxia.web.app:create_app()"
 
 
 async def _replay(player_id: str, settings: Settings) -> int:
@@ -63,14 +63,11 @@ def _prepare_metrics_dir() -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """Replace this process with hypercorn serving the app (workers inherit the environment set here)."""
+    """Supervise hypercorn workers on one bound socket (workers inherit the environment set here)."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_json)
     _prepare_metrics_dir()
-    command = [sys.executable, "-m", "hypercorn"]
-    if args.config.is_file():
-        command += ["--config", str(args.config)]
-    command += ["--bind", f"{args.host}:{args.port}", "--workers", str(args.workers), APP]
-    sys.stdout.flush()
-    os.execv(sys.executable, command)
+    return serve(args.host, args.port, args.workers, args.app, settings)
 
 
 def _mode(args: argparse.Namespace, settings: Settings) -> int:
@@ -96,11 +93,11 @@ def _mode(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xianxia", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the game with hypercorn (HOST, PORT, WORKERS)")
+    serve = commands.add_parser("serve", help="serve the game: N hypercorn workers that drain on SIGTERM")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
-    serve.add_argument("--config", type=Path, default=DEFAULT_HYPERCORN_CONFIG)
+    serve.add_argument("--app", default=DEFAULT_APP, help="ASGI app to serve, module:attribute or module:factory()")
     replay = commands.add_parser("replay", help="re-run a player's log from its seed; exit 0 if it reproduces")
     replay.add_argument("player_id")
     check = commands.add_parser("check-world", help="validate a world directory")

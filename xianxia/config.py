@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 
 LLMMode = Literal["async", "sync", "off"]
 LLM_MODES: tuple[LLMMode, ...] = ("async", "sync", "off")
+EventLoop = Literal["auto", "uvloop", "asyncio"]
 
 DEFAULT_DATABASE_URL = "sqlite:///data/xianxia.db"
 
@@ -69,6 +70,24 @@ class Settings(BaseSettings):
     task_stale_seconds: float = Field(30.0, gt=0, validation_alias="XIANXIA_TASK_STALE_SECONDS")
     task_max_running: int = Field(64, ge=1, validation_alias="XIANXIA_TASK_MAX_RUNNING")
 
+    # Serving (xianxia/serve): how workers accept, time out and drain connections.
+    # Seconds a draining worker lets accepted requests finish; unset: LLM_TIMEOUT + 10, so an LLM call can end.
+    graceful_timeout: float | None = Field(None, gt=0, validation_alias="XIANXIA_GRACEFUL_TIMEOUT")
+    # auto: uvloop where it is installed (Linux), else asyncio.
+    event_loop: EventLoop = Field("auto", validation_alias="XIANXIA_EVENT_LOOP")
+    backlog: int = Field(2048, ge=1, validation_alias="XIANXIA_BACKLOG")
+    # From a request's first byte to its last header (a client trickling its headers is cut).
+    header_timeout: float = Field(10.0, gt=0, validation_alias="XIANXIA_HEADER_TIMEOUT")
+    # A new connection that sends nothing is closed after this long.
+    first_request_timeout: float = Field(10.0, gt=0, validation_alias="XIANXIA_FIRST_REQUEST_TIMEOUT")
+    keep_alive_timeout: float = Field(75.0, gt=0, validation_alias="XIANXIA_KEEP_ALIVE_TIMEOUT")
+    # While draining, an idle connection may still deliver a request already on its way.
+    drain_grace: float = Field(1.0, ge=0, validation_alias="XIANXIA_DRAIN_GRACE")
+    # Open connections per worker; beyond it new ones wait in the kernel's backlog.
+    worker_connections: int = Field(2048, ge=1, validation_alias="XIANXIA_WORKER_CONNECTIONS")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, validation_alias="XIANXIA_MAX_HEADER_BYTES")
+    worker_boot_timeout: float = Field(60.0, gt=0, validation_alias="XIANXIA_WORKER_BOOT_TIMEOUT")
+
     @field_validator("admin_token", "llm_token", "deepseek_api_key")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -109,6 +128,11 @@ class Settings(BaseSettings):
             if value is not None:
                 found.append((variable, f"XIANXIA_LLM_MODE={self.llm_mode}"))
         return found
+
+    @property
+    def effective_graceful_timeout(self) -> float:
+        """How long a draining worker lets accepted requests finish (an LLM call included)."""
+        return self.graceful_timeout if self.graceful_timeout is not None else self.llm_timeout + 10.0
 
     @property
     def effective_llm_mode(self) -> LLMMode:

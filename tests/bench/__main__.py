@@ -40,10 +40,10 @@ def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
 
 @contextmanager
 def serve_process(app: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
-    """hypercorn with one worker on a free port: its URL and the server's pid."""
+    """The serving layer (`python -m xianxia serve`) with one worker on a free port: its URL and the server's pid."""
     port = free_port()
-    command = [sys.executable, "-m", "hypercorn", "--config", str(ROOT / "deploy" / "hypercorn.toml")]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", app]
+    command = [sys.executable, "-m", "xianxia", "serve", "--app", app, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", "1"]
     with log.open("ab") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

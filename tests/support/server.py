@@ -1,4 +1,4 @@
-"""Start the real app under hypercorn in its own process group, on a free port, and stop it."""
+"""Start the real app (`python -m xianxia serve`) in its own process group, on a free port, and stop it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +54,36 @@ def wait_until_ready(
     raise TimeoutError(f"{url} not ready after {timeout} s:\n{log_path.read_text(errors='replace')}")
 
 
+SERVING = "xianxia serving on "
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], log_path: Path, offset: int = 0, timeout: float = 60.0) -> str:
+    """Wait for the supervisor's line saying every worker is ready (past `offset` in the log); its base URL."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        written = log_path.read_bytes()[offset:].decode(errors="replace")
+        if SERVING in written:
+            return written.split(SERVING, 1)[1].split()[0]
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    raise TimeoutError(f"workers not ready after {timeout} s:\n{log_path.read_text(errors='replace')}")
+
+
+def worker_pids(master: int) -> set[int]:
+    """The supervisor's live worker processes (its children that are not zombies)."""
+    found: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        state, parent = fields[0], int(fields[1])
+        if parent == master and state != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
 def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
     """SIGTERM the whole process group, then SIGKILL it if it outstays the timeout."""
     if process.poll() is None:
@@ -69,10 +100,10 @@ def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
 def hypercorn_server(
     env: Mapping[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
 ) -> Iterator[Server]:
-    """The app as `make run` serves it, with `env` added to the environment."""
-    port = port or free_port()
-    command = [sys.executable, "-m", "xianxia", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    """The app as `make run` serves it, with `env` added to the environment; yielded once every worker is ready."""
+    command = [sys.executable, "-m", "xianxia", "serve", "--host", "127.0.0.1", "--port", str(port or 0)]
     command += ["--workers", str(workers)]
+    offset = log_path.stat().st_size if log_path.exists() else 0
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             command,
@@ -80,15 +111,15 @@ def hypercorn_server(
             env={
                 **os.environ,
                 "XIANXIA_LOG_JSON": "1",
-                "PROMETHEUS_MULTIPROC_DIR": str(log_path.parent / f"metrics-{port}"),
+                "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="metrics-", dir=log_path.parent),
                 **env,
             },
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base_url = f"http://127.0.0.1:{port}"
     try:
+        base_url = wait_until_serving(process, log_path, offset)
         wait_until_ready(f"{base_url}/healthz", process, log_path)
         yield Server(process, base_url, log_path)
     finally:

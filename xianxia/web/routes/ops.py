@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, current_app
 from quart_schema import document_response
 
 from xianxia.store.base import StoreError
+from xianxia.web.draining import draining_of
 from xianxia.web.schemas import HealthOut, ReadyOut
 from xianxia.web.services import services
 
@@ -26,10 +27,11 @@ async def healthz() -> dict[str, Any]:
 @document_response(ReadyOut)
 @document_response(ReadyOut, 503)
 async def readyz() -> tuple[dict[str, Any], int]:
-    """Ready when the store answers; reports the LLM mode and circuit state too."""
+    """Ready when the store answers and the worker is not draining; reports the LLM mode and circuit state too."""
     found = services()
-    checks: dict[str, Any] = {}
-    ready = True
+    draining = draining_of(current_app).active
+    checks: dict[str, Any] = {"serving": "draining" if draining else "ok"}
+    ready = not draining
     try:
         await found.store.ping()
         checks["store"] = "ok"

@@ -1,0 +1,76 @@
+"""One client connection: hypercorn's asyncio TCP server with the idle, header and drain limits it lacks.
+
+hypercorn applies `keep_alive_timeout` before the first request too, has no header-read deadline (its
+`read_timeout` is per read, so a client trickling a byte a second is never cut), and on shutdown closes
+every connection that is not mid-request at once, even one whose request is already on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.events import Closed, Event, RawData, Updated
+
+from xianxia.serve.options import ConnectionLimits
+
+log = structlog.get_logger(__name__)
+
+MAX_RECV = 2**16
+
+
+class GuardedTCPServer(TCPServer):
+    """hypercorn's TCPServer, timing each idle phase and each request's headers on its own clock."""
+
+    def __init__(self, *args: Any, limits: ConnectionLimits) -> None:
+        super().__init__(*args)
+        self.limits = limits
+        self.requests = 0  # requests whose headers arrived on this connection
+        self.idle = True  # between requests (or before the first)
+        self.receiving = False  # bytes of the next request arrived, its headers are not complete yet
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, Updated):
+            if not event.idle:
+                self.requests += 1
+            self.idle = event.idle
+            self.receiving = False
+        await super().protocol_send(event)
+
+    async def _read_data(self) -> None:
+        # hypercorn's loop, plus the start of the header clock on a request's first byte.
+        while not self.reader.at_eof():
+            try:
+                data = await asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)
+            except (ConnectionError, OSError, TimeoutError):
+                break
+            if data and self.idle and not self.receiving:
+                self.receiving = True
+                await self.idle_task.restart(self._task_group, self._header_timeout)
+            await self.protocol.handle(RawData(data))
+        await self.protocol.handle(Closed())
+        # The client has gone: hypercorn would keep the socket until the idle timer fired (up to keep-alive).
+        await self.idle_task.stop()
+
+    async def _idle_timeout(self) -> None:
+        """Close an idle connection after its limit, or soon after draining starts."""
+        limit = self.limits.first_request if self.requests == 0 else self.limits.keep_alive
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        try:
+            await asyncio.wait_for(self.context.terminated.wait(), limit)
+        except TimeoutError:
+            pass
+        else:
+            # Draining: a request may already be on the wire (or in our buffer); let it arrive and be served.
+            await asyncio.sleep(max(0.0, min(self.limits.drain_grace, deadline - loop.time())))
+            log.debug("idle_connection_closed", requests=self.requests, reason="draining")
+        await asyncio.shield(self._initiate_server_close())
+
+    async def _header_timeout(self) -> None:
+        """Close a connection whose request headers take longer than the header limit (a trickling client)."""
+        await asyncio.sleep(self.limits.header)
+        log.info("connection_cut", reason="header_timeout", seconds=self.limits.header)
+        await asyncio.shield(self._initiate_server_close())
