@@ -112,7 +112,7 @@ def test_sigterm_to_the_master_reports_draining_and_finishes_the_request(tmp_pat
                 server.process.send_signal(signal.SIGTERM)
                 statuses: list[int] = []
                 last: dict[str, Any] = {}
-                for _ in range(200):  # bounded: the worker starts draining within a few polls
+                for _ in range(3000):  # bounded: the worker starts draining within a few polls (a loaded machine: more)
                     reply = await probe.get("/readyz")
                     statuses.append(reply.status_code)
                     last = {"body": reply.json(), "connection": reply.headers.get("connection")}
