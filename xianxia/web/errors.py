@@ -1,12 +1,14 @@
-"""Every error becomes `{"error": {"code", "message"}}` with the right status, in one place."""
+"""Every error becomes `{"error": {"code", "message"}}` with the right status, from one table (`ERRORS`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from quart import Quart, Response
+from quart import Quart, Response, current_app
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -104,103 +106,128 @@ def llm_status(exc: LLMError) -> int:
     return 502
 
 
+#: Answers that mean "try again later"; only these carry a rule's `Retry-After`.
+RETRY_LATER = frozenset({409, 429, 503})
+
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def said(message: str) -> Callable[[Any], str]:
+    """A fixed message, whatever the exception says."""
+    return lambda _exc: message
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRule:
+    """How one exception type answers: status, code and message (each fixed or read from the exception),
+    the `Retry-After` seconds when the status says "try again later", extra body fields and headers,
+    and what to report (log, count) first."""
+
+    exception: type[Exception]
+    status: int | Callable[[Any], int]
+    code: str | Callable[[Any], str]
+    message: Callable[[Any], str] = str
+    retry_after: int | None = None
+    fields: Callable[[Any], list[dict[str, Any]]] | None = None
+    headers: Callable[[Any], Mapping[str, str]] | None = None
+    report: Callable[[Any], None] | None = field(default=None, repr=False)
+
+    def answer(self, exc: Exception) -> Response:
+        if self.report is not None:
+            self.report(exc)
+        status = self.status(exc) if callable(self.status) else self.status
+        code = self.code(exc) if callable(self.code) else self.code
+        extra = {"fields": self.fields(exc)} if self.fields is not None else {}
+        response = error_response(status, code, self.message(exc), **extra)
+        if self.retry_after is not None and status in RETRY_LATER:
+            response.headers["Retry-After"] = str(self.retry_after)
+        if self.headers is not None:
+            response.headers.update(self.headers(exc))
+        return response
+
+
+def _problems(exc: ValidationError | Exception) -> list[dict[str, Any]]:
+    return describe_validation_error(exc)[1]
+
+
+def _count_store_error(exc: StoreUnavailable) -> None:
+    log.error("store_unavailable", error=str(exc))
+    services().metrics.store_errors.labels("request").inc()
+
+
+def _log_unexpected(_exc: Exception) -> None:
+    log.exception("unhandled_error")
+
+
+def _http_code(exc: HTTPException) -> str:
+    return HTTP_CODES.get(exc.code or 500, exc.name.lower().replace(" ", "_"))
+
+
+def _http_message(exc: HTTPException) -> str:
+    if exc.code == 400:
+        return "malformed request body: expected valid JSON"
+    if exc.code == 413:
+        return f"request body too large (limit {current_app.config.get('MAX_CONTENT_LENGTH')} bytes)"
+    return exc.description or exc.name
+
+
+def _allow(exc: HTTPException) -> Mapping[str, str]:
+    valid_methods = getattr(exc, "valid_methods", None)
+    return {"Allow": ", ".join(valid_methods)} if valid_methods else {}
+
+
+#: The whole mapping. The most specific type wins (Quart looks handlers up along the exception's MRO).
+ERRORS: tuple[ErrorRule, ...] = (
+    ErrorRule(APIError, lambda e: e.status, lambda e: e.code, lambda e: e.message, headers=lambda e: e.headers),
+    ErrorRule(
+        RequestSchemaValidationError,
+        422,
+        "invalid_request",
+        lambda e: describe_validation_error(e.validation_error)[0],
+        fields=lambda e: _problems(e.validation_error),
+    ),
+    ErrorRule(ValidationError, 422, "invalid_request", lambda e: describe_validation_error(e)[0], fields=_problems),
+    ErrorRule(UnicodeDecodeError, 400, "bad_request", said("malformed request body: expected UTF-8 encoded JSON")),
+    ErrorRule(RecursionError, 400, "bad_request", said("malformed request body: JSON nested too deeply")),
+    ErrorRule(InvalidRequest, 422, "invalid_request", fields=lambda e: [{"field": e.field, "message": e.message}]),
+    ErrorRule(InvalidParameter, 422, "invalid_request"),
+    ErrorRule(PlayerNotFound, 404, "player_not_found", lambda e: f"no player with id {e.args[0]!r}"),
+    ErrorRule(
+        IdempotencyKeyReused,
+        422,
+        "idempotency_key_reused",
+        said("this Idempotency-Key was already used for a different action; use a new key for a new action"),
+    ),
+    ErrorRule(TaskQueueFull, 429, "too_many_tasks", retry_after=5),
+    ErrorRule(ActionContention, 409, "conflict", said("the player changed too often meanwhile; retry the action"), 1),
+    ErrorRule(
+        StoreUnavailable,
+        503,
+        "store_unavailable",
+        said("the save store is unavailable; nothing was changed"),
+        retry_after=1,
+        report=_count_store_error,
+    ),
+    ErrorRule(LLMError, llm_status, error_code, lambda e: str(e) or type(e).__name__, retry_after=1),
+    ErrorRule(HTTPException, lambda e: e.code or 500, _http_code, _http_message, headers=_allow),
+    ErrorRule(Exception, 500, "internal", said("internal error; it has been logged"), report=_log_unexpected),
+)
+
+
 def register_error_handlers(app: Quart) -> None:
-    """Map domain and framework errors to JSON answers; nothing escapes as an HTML page."""
+    """Map domain and framework errors to JSON answers by `ERRORS`; nothing escapes as an HTML page."""
+    for rule in ERRORS:
+        app.register_error_handler(rule.exception, _handler(rule))
 
-    @app.errorhandler(APIError)
-    async def _api_error(exc: APIError) -> Response:
-        response = error_response(exc.status, exc.code, exc.message)
-        response.headers.update(exc.headers)
-        return response
 
-    @app.errorhandler(RequestSchemaValidationError)
-    async def _schema_error(exc: RequestSchemaValidationError) -> Response:
-        message, problems = describe_validation_error(exc.validation_error)
-        return error_response(422, "invalid_request", message, fields=problems)
+def _handler(rule: ErrorRule) -> Callable[[Exception], Any]:
+    async def handle(exc: Exception) -> Response:
+        return rule.answer(exc)
 
-    @app.errorhandler(ValidationError)
-    async def _model_error(exc: ValidationError) -> Response:
-        message, problems = describe_validation_error(exc)
-        return error_response(422, "invalid_request", message, fields=problems)
-
-    @app.errorhandler(UnicodeDecodeError)
-    async def _not_utf8(exc: UnicodeDecodeError) -> Response:
-        return error_response(400, "bad_request", "malformed request body: expected UTF-8 encoded JSON")
-
-    @app.errorhandler(RecursionError)
-    async def _too_deep(exc: RecursionError) -> Response:
-        return error_response(400, "bad_request", "malformed request body: JSON nested too deeply")
-
-    @app.errorhandler(InvalidRequest)
-    async def _invalid(exc: InvalidRequest) -> Response:
-        return error_response(422, "invalid_request", str(exc), fields=[{"field": exc.field, "message": exc.message}])
-
-    @app.errorhandler(InvalidParameter)
-    async def _bad_parameter(exc: InvalidParameter) -> Response:
-        return error_response(422, "invalid_request", str(exc))
-
-    @app.errorhandler(PlayerNotFound)
-    async def _no_player(exc: PlayerNotFound) -> Response:
-        return error_response(404, "player_not_found", f"no player with id {exc.args[0]!r}")
-
-    @app.errorhandler(IdempotencyKeyReused)
-    async def _key_reused(exc: IdempotencyKeyReused) -> Response:
-        return error_response(
-            422,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different action; use a new key for a new action",
-        )
-
-    @app.errorhandler(TaskQueueFull)
-    async def _tasks_full(exc: TaskQueueFull) -> Response:
-        response = error_response(429, "too_many_tasks", str(exc))
-        response.headers["Retry-After"] = "5"
-        return response
-
-    @app.errorhandler(ActionContention)
-    async def _contention(exc: ActionContention) -> Response:
-        response = error_response(409, "conflict", "the player changed too often meanwhile; retry the action")
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.errorhandler(StoreUnavailable)
-    async def _store_down(exc: StoreUnavailable) -> Response:
-        log.error("store_unavailable", error=str(exc))
-        services().metrics.store_errors.labels("request").inc()
-        response = error_response(503, "store_unavailable", "the save store is unavailable; nothing was changed")
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.errorhandler(LLMError)
-    async def _llm(exc: LLMError) -> Response:
-        status = llm_status(exc)
-        response = error_response(status, error_code(exc), str(exc) or type(exc).__name__)
-        if status in (429, 503):
-            response.headers["Retry-After"] = "1"
-        return response
-
-    @app.errorhandler(HTTPException)
-    async def _http(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        codes = {
-            400: "bad_request",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "payload_too_large",
-            415: "unsupported_media_type",
-        }
-        messages = {
-            400: "malformed request body: expected valid JSON",
-            413: f"request body too large (limit {app.config.get('MAX_CONTENT_LENGTH')} bytes)",
-        }
-        message = messages.get(status) or exc.description or exc.name
-        response = error_response(status, codes.get(status, exc.name.lower().replace(" ", "_")), message)
-        valid_methods = getattr(exc, "valid_methods", None)
-        if valid_methods:
-            response.headers["Allow"] = ", ".join(valid_methods)
-        return response
-
-    @app.errorhandler(Exception)
-    async def _unexpected(exc: Exception) -> Response:
-        log.exception("unhandled_error")
-        return error_response(500, "internal", "internal error; it has been logged")
+    return handle
