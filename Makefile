@@ -42,13 +42,16 @@ run-llm: install
 fakellm: install
 	$(BIN)/python -m tests.support.fakellm --host 127.0.0.1 --port $(FAKE_PORT) --latency $(FAKE_LATENCY) $(FAKE_FLAGS)
 
+# Coverage: branch coverage of xianxia/, subprocesses included, fails under 85% (pyproject [tool.coverage]).
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/coverage erase
+	$(BIN)/pytest -q --cov --cov-branch --cov-report=term
 
 lint: install
 	$(BIN)/ruff check xianxia tests scripts
 	$(BIN)/ruff format --check xianxia tests scripts
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r xianxia --severity-level medium
 
 bench: install
 	$(BIN)/python -m tests.bench
