@@ -32,9 +32,8 @@ def first_outcome(state: PlayerState, event: str) -> Outcome:
 
 def test_cultivate_gains_base_qi_times_root_and_density_with_seeded_jitter() -> None:
     outcome = act(player(location="zongmen", root="shuang"), "cultivate", seed=3)
-    rng = Random(3)
-    assert rng.random() >= 0.06  # this seed draws no qi deviation
-    expected = round(6 * 1.3 * 2.0 * rng.uniform(0.8, 1.2))
+    # With qi below half the stage no qi deviation is drawn: the first draw is the jitter.
+    expected = round(6 * 1.3 * 2.0 * Random(3).uniform(0.8, 1.2))
     assert outcome.state.qi == expected
     assert outcome.events[0].type == "qi_gained" and outcome.events[0].data["amount"] == expected
     assert outcome.state.version == 1

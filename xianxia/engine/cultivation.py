@@ -25,7 +25,8 @@ def cultivate(world: World, state: PlayerState, intent: ParsedIntent, rng: Rando
     root = world.roots[state.root]
     capacity = qi_capacity(world, state)
     karma = max(0, state.karma - karma_cleansed_by_cultivation(world))
-    if state.qi < capacity and rng.random() < world.settings.cultivate_mishap_chance:
+    # Qi deviation threatens only a meridian already half full: the nearer the bottleneck, the greater the risk.
+    if capacity / 2 <= state.qi < capacity and rng.random() < world.settings.cultivate_mishap_chance:
         return _mishap(world, state, karma, rng)
     rolled = world.settings.cultivate_base_qi * root.cultivation_multiplier * scene.spirit_density
     gain = min(max(1, round(rolled * rng.uniform(0.8, 1.2))), capacity - state.qi)
