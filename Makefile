@@ -6,6 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 MODE ?=
+SHARE ?=
 FAKE_PORT ?= 9000
 FAKE_LATENCY ?= 0.3
 FAKE_FLAGS ?=
@@ -60,9 +61,9 @@ bench: install
 balance: install
 	$(BIN)/python -m tests.support.balance
 
-# Show (no MODE) or switch the live LLM mode on a running server: make mode MODE=async|sync|off
+# Show (no MODE) or switch the live LLM mode on a running server: make mode MODE=async|sync|off [SHARE=0.25]
 mode: install
-	$(BIN)/python -m xianxia mode $(MODE) --url $(ADMIN_URL)
+	$(BIN)/python -m xianxia mode $(MODE) --url $(ADMIN_URL) $(if $(SHARE),--share $(SHARE))
 
 # Regenerate docs/API.md from the OpenAPI document and the error-code table (a test checks it is current).
 api-docs: install

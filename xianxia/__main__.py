@@ -81,7 +81,9 @@ def _mode(args: argparse.Namespace, settings: Settings) -> int:
         if args.mode is None:
             response = httpx.get(url, headers=headers, timeout=10)
         else:
-            body = {"mode": args.mode, "reason": args.reason}
+            body: dict[str, object] = {"mode": args.mode, "reason": args.reason}
+            if args.share is not None:
+                body["share"] = args.share
             response = httpx.put(url, headers=headers, json=body, timeout=10)
     except httpx.HTTPError as exc:
         print(f"cannot reach {url}: {exc}", file=sys.stderr)
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("mode", nargs="?", choices=LLM_MODES)
     mode.add_argument("--url", default=os.environ.get("ADMIN_URL", "http://127.0.0.1:8000"))
     mode.add_argument("--reason", default="make mode")
+    mode.add_argument("--share", type=float, help="in mode async: the share of players on the async path (0..1)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -63,12 +63,19 @@ class Metrics:
             "xianxia_actions_total", "Player actions by intent and verdict", ["intent", "allowed", "parser"], registry=r
         )
         self.llm_requests = Counter(
-            "xianxia_llm_requests_total", "LLM calls by kind and outcome", ["kind", "outcome"], registry=r
+            "xianxia_llm_requests_total",
+            "LLM calls (after retries) by kind, outcome and path (async client or sync thread pool)",
+            ["kind", "outcome", "path"],
+            registry=r,
         )
         self.llm_errors = Counter("xianxia_llm_errors_total", "LLM errors by type", ["kind", "type"], registry=r)
         self.llm_retries = Counter("xianxia_llm_retries_total", "LLM retries by reason", ["kind", "reason"], registry=r)
         self.llm_latency = Histogram(
-            "xianxia_llm_request_seconds", "LLM call duration", ["kind"], buckets=LATENCY_BUCKETS, registry=r
+            "xianxia_llm_request_seconds",
+            "LLM call duration by kind and path",
+            ["kind", "path"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.llm_inflight = Gauge(
             "xianxia_llm_inflight", "LLM calls in flight", registry=r, multiprocess_mode="livesum"
@@ -89,6 +96,12 @@ class Metrics:
             ["mode"],
             registry=r,
             multiprocess_mode="livesum",
+        )
+        self.llm_share = Gauge(
+            "xianxia_llm_share",
+            "Share of players whose LLM work takes the async path (0 in mode sync or off)",
+            registry=r,
+            multiprocess_mode="livemax",
         )
         self.llm_fatal = Counter(
             "xianxia_llm_fatal_total", "Upstream answers that switched the LLM off (401/402)", ["status"], registry=r
@@ -170,9 +183,9 @@ class Metrics:
         self.tasks_oldest_age.set(0)
 
     # LLMObserver
-    def request(self, kind: str, outcome: str, seconds: float) -> None:
-        self.llm_requests.labels(kind, outcome).inc()
-        self.llm_latency.labels(kind).observe(seconds)
+    def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None:
+        self.llm_requests.labels(kind, outcome, path).inc()
+        self.llm_latency.labels(kind, path).observe(seconds)
 
     def retry(self, kind: str, reason: str) -> None:
         self.llm_retries.labels(kind, reason).inc()

@@ -59,6 +59,8 @@ def test_dashboard_shows_what_the_issue_asks_for() -> None:
         "xianxia_llm_circuit_open",
         "xianxia_parser_decisions_total",
         "xianxia_llm_mode",
+        "xianxia_llm_share",
+        "sum by (path, kind, outcome) (rate(xianxia_llm_requests_total",
         "xianxia_players_active",
     ):
         assert needed in exprs, needed

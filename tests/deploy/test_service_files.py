@@ -121,6 +121,9 @@ def test_toggle_async_switches_a_running_app(tmp_path: Path) -> None:
         enabled = toggle("enable", url=url)
         assert enabled.returncode == 0 and mode() == "async"
         assert "toggle_async.sh enable" in enabled.stdout
+        quarter = toggle("enable", "0.25", url=url)
+        assert quarter.returncode == 0, quarter.stderr
+        assert '"share":0.25' in quarter.stdout.replace(" ", "") and mode() == "async"
 
         wrong = toggle("status", url=url, token="not-the-token")
         assert wrong.returncode == 1 and "refused" in wrong.stderr

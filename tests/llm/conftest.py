@@ -86,7 +86,7 @@ class RecordingObserver:
     inflight_now: int = 0
     inflight_peak: int = 0
 
-    def request(self, kind: str, outcome: str, seconds: float) -> None:
+    def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None:
         self.requests.append((kind, outcome))
 
     def retry(self, kind: str, reason: str) -> None:

@@ -63,3 +63,22 @@ async def test_right_token_switches_the_mode(admin_client: TestClientProtocol) -
 async def test_bad_mode_bodies_are_422(admin_client: TestClientProtocol, body: object) -> None:
     response = await admin_client.put("/api/admin/mode", json=body, headers={"Authorization": "Bearer s3cret"})
     assert response.status_code == 422
+
+
+async def test_share_is_set_and_read_back(admin_client: TestClientProtocol) -> None:
+    admin = {"Authorization": "Bearer s3cret"}
+    response = await admin_client.put("/api/admin/mode", json={"mode": "async", "share": 0.25}, headers=admin)
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    assert (await response.get_json())["share"] == 0.25
+    body = await (await admin_client.get("/api/admin/mode", headers=admin)).get_json()
+    assert body["mode"] == "async" and body["share"] == 0.25
+    plain = await admin_client.put("/api/admin/mode", json={"mode": "async"}, headers=admin)
+    assert (await plain.get_json())["share"] == 1.0  # no share: everyone
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, "half", True])
+async def test_a_share_outside_zero_to_one_is_422(admin_client: TestClientProtocol, share: object) -> None:
+    admin = {"Authorization": "Bearer s3cret"}
+    response = await admin_client.put("/api/admin/mode", json={"mode": "async", "share": share}, headers=admin)
+    assert response.status_code == 422
+    assert (await response.get_json())["error"]["code"] == "invalid_request"

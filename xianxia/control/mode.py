@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -22,15 +23,23 @@ SETTING_KEY = "llm_mode"
 
 @dataclass(frozen=True, slots=True)
 class ModeState:
-    """The requested mode, why and by whom it was set, and when."""
+    """The requested mode, the share of players it applies to, why and by whom it was set, and when.
+
+    `share` matters in mode `async`: that fraction of players (by a stable hash of their id) takes the async
+    path, the rest the path it replaces (`sync`).
+    """
 
     mode: LLMMode
     reason: str = ""
     changed_by: str = "startup"
     updated_at: float = 0.0
+    share: float = 1.0
 
     def encode(self) -> str:
-        return json.dumps({"mode": self.mode, "reason": self.reason, "changed_by": self.changed_by}, ensure_ascii=False)
+        return json.dumps(
+            {"mode": self.mode, "share": self.share, "reason": self.reason, "changed_by": self.changed_by},
+            ensure_ascii=False,
+        )
 
     @classmethod
     def decode(cls, raw: str, updated_at: float) -> ModeState | None:
@@ -40,12 +49,22 @@ class ModeState:
             return None
         if not isinstance(data, dict) or data.get("mode") not in LLM_MODES:
             return None
+        share = data.get("share", 1.0)
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
+            share = 1.0
         return cls(
+            share=float(share),
             mode=cast(LLMMode, data["mode"]),
             reason=str(data.get("reason", "")),
             changed_by=str(data.get("changed_by", "")),
             updated_at=updated_at,
         )
+
+
+def player_bucket(player_id: str | None) -> float:
+    """A stable number in [0, 1) for a player: the same on every worker, instance and restart."""
+    digest = hashlib.sha256((player_id or "").encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 class ModeSwitch:
@@ -86,6 +105,18 @@ class ModeSwitch:
         return self._state.mode if self._llm_available else "off"
 
     @property
+    def share(self) -> float:
+        """The share of players on the async path while the mode is `async` (1.0: everyone)."""
+        return self._state.share
+
+    def path_for(self, player_id: str | None) -> LLMMode:
+        """The path this player's LLM work takes now: the same player always lands on the same side of the share."""
+        current = self.current
+        if current != "async" or self._state.share >= 1.0:
+            return current
+        return "async" if player_bucket(player_id) < self._state.share else "sync"
+
+    @property
     def unavailable_reason(self) -> str | None:
         return None if self._llm_available else "DEEPSEEK_API_KEY is not set"
 
@@ -111,14 +142,24 @@ class ModeSwitch:
                 await self._poller
             self._poller = None
 
-    async def set(self, mode: LLMMode, *, changed_by: str, reason: str = "") -> tuple[ModeState, ModeState]:
-        """Store a new mode for every worker; answers (old, new)."""
+    async def set(
+        self, mode: LLMMode, *, changed_by: str, reason: str = "", share: float = 1.0
+    ) -> tuple[ModeState, ModeState]:
+        """Store a new mode (and rollout share) for every worker; answers (old, new)."""
         old = self._state
-        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=time.time())
+        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=time.time(), share=share)
         record = await self._store.set_setting(SETTING_KEY, new.encode())
-        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=record.updated_at)
+        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=record.updated_at, share=share)
         self._adopt(new)
-        log.warning("llm_mode_changed", old=old.mode, new=mode, changed_by=changed_by, reason=reason)
+        log.warning(
+            "llm_mode_changed",
+            old=old.mode,
+            new=mode,
+            old_share=old.share,
+            share=share,
+            changed_by=changed_by,
+            reason=reason,
+        )
         return old, new
 
     async def refresh(self) -> None:
@@ -130,12 +171,18 @@ class ModeSwitch:
         if stored is None:
             log.error("llm_mode_unreadable", value=record.value[:200])
             return
-        if stored.mode != self._state.mode:
-            log.info("llm_mode_followed", old=self._state.mode, new=stored.mode, changed_by=stored.changed_by)
+        if stored.mode != self._state.mode or stored.share != self._state.share:
+            log.info(
+                "llm_mode_followed",
+                old=self._state.mode,
+                new=stored.mode,
+                share=stored.share,
+                changed_by=stored.changed_by,
+            )
         self._adopt(stored)
 
     def _adopt(self, state: ModeState) -> None:
-        changed = state.mode != self._state.mode
+        changed = state.mode != self._state.mode or state.share != self._state.share
         self._state = state
         if changed:
             self._announce()

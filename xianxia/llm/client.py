@@ -306,7 +306,7 @@ class DeepSeekClient:
             self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
-            self._observer.request(kind, outcome, self._clock() - started)
+            self._observer.request(kind, outcome, self._clock() - started, "async")
 
     def _call_sync(self, kind: Kind, body: dict[str, Any]) -> str:
         started = self._clock()
@@ -335,7 +335,7 @@ class DeepSeekClient:
             self._release(admission)  # cancelled: no verdict on the upstream
             raise
         finally:
-            self._observer.request(kind, outcome, self._clock() - started)
+            self._observer.request(kind, outcome, self._clock() - started, "sync")
 
     def _time_left(self, deadline: float) -> float:
         """What is left of the call's total budget (`llm_timeout`): the next attempt's deadline."""

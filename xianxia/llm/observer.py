@@ -6,9 +6,9 @@ from typing import Protocol
 
 
 class LLMObserver(Protocol):
-    """Receives the client's measurements; `kind` is "chat" or "parse"."""
+    """Receives the client's measurements; `kind` is "chat" or "parse", `path` "async" or "sync" (the client used)."""
 
-    def request(self, kind: str, outcome: str, seconds: float) -> None: ...
+    def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None: ...
 
     def retry(self, kind: str, reason: str) -> None: ...
 
@@ -24,7 +24,7 @@ class LLMObserver(Protocol):
 class NullObserver:
     """Observes nothing."""
 
-    def request(self, kind: str, outcome: str, seconds: float) -> None:
+    def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None:
         pass
 
     def retry(self, kind: str, reason: str) -> None:

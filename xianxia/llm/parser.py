@@ -39,18 +39,21 @@ class LLMParser:
         budget: float,
         observer: LLMObserver | None = None,
         world: World | None = None,
+        route: Callable[[str | None], LLMMode] | None = None,
     ) -> None:
         self._client = client
         self._world = world
         self._rules = rules
         self._mode = mode
+        # Per player (the rollout share): which path this player's parse takes; without it, `mode` decides.
+        self._route = route
         self._budget = budget
         self._observer: LLMObserver = observer if observer is not None else NullObserver()
 
     async def parse(self, utterance: str, context: ParseContext) -> ParseResult:
         # The rules parser is cheap and is the answer whenever the LLM cannot give a better one.
         fallback = await self._rules.parse(utterance, context)
-        mode = self._mode()
+        mode = self._route(context.player_id) if self._route is not None else self._mode()
         if mode == "off":
             return self._decide("rules_only", fallback)
         ask = self._client.parse_async if mode == "async" else self._client.parse_in_thread

@@ -224,12 +224,20 @@ class ModeIn(Body):
     """`PUT /api/admin/mode`."""
 
     mode: LLMMode
+    share: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description="in mode async: the share of players (stable hash) on the async path",
+    )
     reason: str = Field("", max_length=200)
 
 
 class ModeOut(BaseModel):
     mode: LLMMode
     effective: LLMMode
+    share: float = 1.0
     previous: LLMMode | None = None
     changed_by: str = ""
     reason: str = ""

@@ -109,7 +109,13 @@ class Services:
             )
             mode = _mode_of(modes)
             parser = LLMParser(
-                client, rules, mode=mode, budget=settings.llm_parse_budget, observer=metrics, world=world
+                client,
+                rules,
+                mode=mode,
+                budget=settings.llm_parse_budget,
+                observer=metrics,
+                world=world,
+                route=modes.path_for,
             )
             dialogue = NPCDialogue(client, world, mode=mode, budget=settings.llm_parse_budget)
         recent_players = RecentPlayers()
@@ -153,6 +159,7 @@ class Services:
     def mode_changed(self, mode: LLMMode) -> None:
         """Follow a new mode: the gauges, and re-arm the client's 401/402 latch whenever the LLM is back on."""
         self.metrics.mode(mode)
+        self.metrics.llm_share.set(self.modes.share if mode == "async" else 0.0)
         rolled_back = mode == "off" and self.modes.state.changed_by == SWITCHED_BY
         self.metrics.llm_rolled_back.set(1 if rolled_back else 0)
         if mode != "off" and self.client is not None:

@@ -34,6 +34,7 @@ def _mode_body(state: ModeState, previous: ModeState | None = None) -> dict[str,
     body: dict[str, Any] = {
         "mode": state.mode,
         "effective": services().modes.current,
+        "share": state.share,
         "changed_by": state.changed_by,
         "reason": state.reason,
         "updated_at": state.updated_at,
@@ -61,5 +62,6 @@ async def get_mode() -> dict[str, Any]:
 @bearer
 async def put_mode(data: ModeIn) -> dict[str, Any]:
     """Switch the LLM mode on every worker and instance (in force within 2 s, no restart)."""
-    old, new = await services().modes.set(data.mode, changed_by="admin", reason=data.reason)
+    share = 1.0 if data.share is None else data.share
+    old, new = await services().modes.set(data.mode, changed_by="admin", reason=data.reason, share=share)
     return _mode_body(new, old)
