@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     llm_max_workers: int = Field(16, ge=1, validation_alias="LLM_MAX_WORKERS")
     llm_timeout: float = Field(30.0, gt=0, validation_alias="LLM_TIMEOUT")
     llm_connect_timeout: float = Field(5.0, gt=0, validation_alias="LLM_CONNECT_TIMEOUT")
+    # A streamed answer's limits: seconds to its first token, and between tokens (keep-alive lines do not count).
+    llm_first_token_timeout: float = Field(10.0, gt=0, validation_alias="LLM_FIRST_TOKEN_TIMEOUT")
+    llm_idle_timeout: float = Field(10.0, gt=0, validation_alias="LLM_IDLE_TIMEOUT")
     llm_max_connections: int = Field(1024, ge=1, validation_alias="LLM_MAX_CONNECTIONS")
     llm_max_concurrency: int = Field(1024, ge=1, validation_alias="LLM_MAX_CONCURRENCY")
     llm_max_retries: int = Field(3, ge=1, le=10, validation_alias="LLM_MAX_RETRIES")

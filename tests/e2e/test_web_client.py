@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.support.browser import chromium_context
+from tests.support.fakellm.process import fake_upstream
 from tests.support.server import ROOT, Server, hypercorn_server
 
 pytestmark = pytest.mark.e2e
@@ -254,4 +255,43 @@ def test_the_api_docs_render_offline_under_the_strict_policy(server: Server, pag
     expect(page.locator(".opblock-summary-path", has_text="/api/players/{player_id}/act").first).to_be_visible()
     RESULTS.mkdir(exist_ok=True)
     page.screenshot(path=str(RESULTS / "docs.png"))
+    assert not console.errors, "\n".join(console.errors)
+
+
+#: Records the text of every streamed preview line when the page swaps it for the committed answer.
+STREAM_WATCH = """
+window.__streamed = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.removedNodes) {
+      if (node.classList && node.classList.contains("streaming")) window.__streamed.push(node.textContent);
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_an_npc_line_streams_into_the_page_from_the_fake_upstream(tmp_path: Path, page: Page, console: Console) -> None:
+    with fake_upstream(tmp_path / "fake.log") as fake_url:
+        env = {
+            "XIANXIA_DATABASE_URL": f"sqlite:///{tmp_path / 'llm.db'}",
+            "XIANXIA_RATE_LIMITS": "off",
+            "DEEPSEEK_API_KEY": "fake-key",
+            "DEEPSEEK_BASE_URL": fake_url,
+            "XIANXIA_LLM_MODE": "async",
+        }
+        with hypercorn_server(env, tmp_path / "llm-server.log") as server:
+            page.context.add_init_script(STREAM_WATCH)
+            page.goto(server.base_url + "/")
+            page.fill("#name-input", "南宫婉")
+            page.click("#create-form button[type=submit]")
+            expect(page.locator("#suggestions button").first).to_be_visible()
+            game = Game(page)
+            game.click("和城门守卫说话")
+            streamed = page.evaluate("window.__streamed")
+            assert len(streamed) == 1 and streamed[0], streamed
+            # The committed line is exactly what streamed in, and the server's log holds it too.
+            expect(page.locator("#narration .entry").last).to_have_text(streamed[0])
+            page.click("#tab-log")
+            expect(page.locator("#transcript li").last).to_contain_text(streamed[0])
     assert not console.errors, "\n".join(console.errors)

@@ -135,8 +135,8 @@ async def test_reset_restores_the_start_plan_and_clears_stats() -> None:
 async def test_a_refused_request_does_not_use_up_a_queued_fault(client: httpx.AsyncClient) -> None:
     await client.put("/_control", json={"next": ["unavailable"]})
 
-    streaming = await client.post("/chat/completions", json=chat_body(stream=True))
+    refused = await client.post("/chat/completions", json=chat_body(max_tokens=0))
     next_one = await client.post("/chat/completions", json=chat_body())
 
-    assert streaming.status_code == 400
+    assert refused.status_code == 400
     assert next_one.status_code == 503

@@ -43,6 +43,11 @@ class Dialogue(Protocol):
     def remember(self, state: PlayerState, outcome: Outcome, text: str | None, line: str) -> None:
         """Keep the exchange for the NPC's memory; called only once the action is committed."""
 
+    async def stream(
+        self, state: PlayerState, outcome: Outcome, text: str | None, emit: Callable[[str], None]
+    ) -> str | None:
+        """The same line, each piece handed to `emit` as it is written; the line is exactly what was emitted."""
+
 
 #: Told of every committed action (metrics).
 ActionObserver = Callable[[Outcome, ParseResult], None]
@@ -140,11 +145,14 @@ class GameService:
         intent: ParsedIntent | None = None,
         idempotency_key: str | None = None,
         known: PlayerRecord | None = None,
+        on_narration: Callable[[str], None] | None = None,
     ) -> ActionAnswer:
         """Parse and apply one action, persisting it before answering.
 
         `known` is the player as the caller just read it (for authentication); it saves a read, and
         if it went stale meanwhile the commit's version check catches that and the action is redone.
+        `on_narration` is told an NPC's LLM line piece by piece as it is written (the streamed `/act`);
+        the committed narration is exactly those pieces.
         """
         fingerprint = request_fingerprint(text, intent)
         if (replayed := await self._replayed(player_id, idempotency_key, fingerprint)) is not None:
@@ -163,7 +171,7 @@ class GameService:
                     # Parse once; only a move made meanwhile by another worker changes what the words mean.
                     parsed, parsed_for = await self._parse(context, text, intent), context
                 outcome = apply_action(self.world, record.state, parsed.intent, action_rng(record.state))
-                line = await self._dialogue_line(record.state, outcome, text, spoken)
+                line = await self._dialogue_line(record.state, outcome, text, spoken, on_narration)
                 if line:
                     outcome = outcome.model_copy(update={"narration": line})
                 body = action_view(self.world, parsed, outcome)
@@ -209,18 +217,24 @@ class GameService:
         return ActionAnswer(answer, replayed=True)
 
     async def _dialogue_line(
-        self, state: PlayerState, outcome: Outcome, text: str | None, spoken: dict[str, str]
+        self,
+        state: PlayerState,
+        outcome: Outcome,
+        text: str | None,
+        spoken: dict[str, str],
+        on_narration: Callable[[str], None] | None = None,
     ) -> str | None:
         """The NPC's LLM line for a carried-out `talk`, asked once per action even if the commit is redone."""
         if self.dialogue is None or not outcome.allowed or outcome.intent.intent != "talk":
             return None
         npc = outcome.intent.slot("target") or ""
         if npc not in spoken:
-            line = await self.dialogue(state, outcome, text)
-            if not line:
-                return None
-            spoken[npc] = line
-        return spoken[npc]
+            if on_narration is not None:
+                line = await self.dialogue.stream(state, outcome, text, on_narration)
+            else:
+                line = await self.dialogue(state, outcome, text)
+            spoken[npc] = line or ""  # a miss is remembered too: one LLM call per action, even if redone
+        return spoken[npc] or None
 
     async def _parse(self, context: ParseContext, text: str | None, intent: ParsedIntent | None) -> ParseResult:
         if intent is not None:

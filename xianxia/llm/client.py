@@ -8,7 +8,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -40,6 +40,7 @@ from xianxia.llm.flight import PlayerSlots, SingleFlight, ThreadSingleFlight, TT
 from xianxia.llm.observer import LLMObserver, NullObserver
 from xianxia.llm.prompts import build_chat_messages, build_intent_messages
 from xianxia.llm.retry import RETRYABLE_STATUS_CODES, RetryPolicy, parse_retry_after, should_retry
+from xianxia.llm.streaming import StreamLimits, UpstreamStream, open_stream
 from xianxia.llm.transport import default_async_transport, default_sync_transport, is_timeout
 from xianxia.llm.validation import validate_intent_answer
 from xianxia.world import World
@@ -213,6 +214,67 @@ class DeepSeekClient:
         body = self._body(messages, json_mode=json_mode, user=user, max_tokens=max_tokens)
         with self._player_slot("chat", user):
             return self._call_sync("chat", body)
+
+    async def stream_async(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        user: str | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """One chat completion streamed as it is written: its text, piece by piece.
+
+        Retried (tenacity, the same policy) only until the first token: once text has been handed on, a
+        failure ends the stream with its error. First-token, idle and total (`LLM_TIMEOUT`) limits apply.
+        """
+        body = self._body(messages, json_mode=False, user=user, max_tokens=max_tokens)
+        body["stream"] = True
+        with self._player_slot("chat", user):
+            started = time.monotonic()
+            outcome = "cancelled"
+            admission: Admission | None = None
+            stream: UpstreamStream | None = None
+            try:
+                self._require_key()
+                client = self._require(self._client)
+                slots = self._require(self._slots)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self._policy.budget
+                limits = StreamLimits(
+                    first_token=self._settings.llm_first_token_timeout, idle=self._settings.llm_idle_timeout
+                )
+                admission = self._breaker.acquire()
+                retrying = self._policy.async_retrying(
+                    "chat", left=self._policy.budget, sleep=self._sleep, on_retry=self._on_retry("chat")
+                )
+                async for attempt in retrying:
+                    with attempt:
+                        stream = await open_stream(
+                            client,
+                            body,
+                            limits=limits,
+                            deadline=deadline,
+                            slots=slots,
+                            observer=self._observer,
+                            read_answer=_answer,
+                            transport_error=_transport_error,
+                        )
+                assert stream is not None
+                yield stream.first
+                async for piece in stream.rest():
+                    yield piece
+                self._breaker.success(admission)
+                outcome = "ok"
+            except LLMError as exc:
+                outcome = self._failed("chat", admission, exc)
+                raise
+            except BaseException:
+                self._release(admission)  # cancelled, or the reader stopped early: no verdict on the upstream
+                raise
+            finally:
+                if stream is not None:
+                    await stream.aclose()
+                self._observer.request("chat", outcome, time.monotonic() - started)
 
     # -- the issue's contract ----------------------------------------------------------------------------------
 

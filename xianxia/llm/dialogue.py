@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import structlog
@@ -14,8 +14,9 @@ from xianxia.engine import Outcome, PlayerState
 from xianxia.llm.client import player_hash
 from xianxia.llm.errors import LLMError, error_type
 from xianxia.llm.prompts import build_chat_messages
-from xianxia.llm.validation import clean_text
+from xianxia.llm.validation import CONTROL_CHARACTERS, clean_text
 from xianxia.world import World
+from xianxia.world.schema import NPC
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,50 @@ class ChatClient(Protocol):
         user: str | None = None,
         max_tokens: int | None = None,
     ) -> str: ...
+
+    def stream_async(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        user: str | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncIterator[str]: ...
+
+
+#: Told each piece of a streamed line as it is written.
+Emit = Callable[[str], None]
+
+
+class StreamedLine:
+    """A line cleaned as it streams: what is emitted is exactly what the line holds at the end.
+
+    Control characters are dropped, leading whitespace skipped, trailing whitespace held back until more
+    text follows it, and the line stops at `limit` characters.
+    """
+
+    def __init__(self, limit: int, emit: Emit) -> None:
+        self._limit = limit
+        self._emit = emit
+        self._held = ""
+        self.text = ""
+
+    @property
+    def full(self) -> bool:
+        return len(self.text) >= self._limit
+
+    def add(self, piece: str) -> None:
+        piece = CONTROL_CHARACTERS.sub("", piece)
+        if not self.text:
+            piece = piece.lstrip()
+        body = piece.rstrip()
+        if body:
+            out = (self._held + body)[: self._limit - len(self.text)]
+            self._held = piece[len(body) :]
+            if out:
+                self.text += out
+                self._emit(out)
+        else:
+            self._held += piece
 
 
 class NPCDialogue:
@@ -92,6 +137,44 @@ class NPCDialogue:
             log.exception("npc_dialogue_crashed", npc=npc.id)
             return None
         return clean_text(raw, MAX_REPLY_CHARS) or None
+
+    async def stream(self, state: PlayerState, outcome: Outcome, text: str | None, emit: Emit) -> str | None:
+        """`__call__`, streamed: each piece goes to `emit` as the model writes it; the line is what was emitted.
+
+        If the stream fails after some text was shown, the line is the text shown (the player read it);
+        if it fails before any, None keeps the canned line.
+        """
+        npc = self._speaker(outcome)
+        if npc is None:
+            return None
+        said = _said(text)
+        messages = build_chat_messages(
+            said, persona=self._persona(npc.persona, outcome.state), history=self.history((state.id, npc.id))
+        )
+        line = StreamedLine(MAX_REPLY_CHARS, emit)
+        pieces = self._client.stream_async(messages, user=player_hash(state.id), max_tokens=REPLY_TOKENS)
+        try:
+            async with asyncio.timeout(self._budget):
+                async for piece in pieces:
+                    line.add(piece)
+                    if line.full:
+                        break
+        except TimeoutError:
+            log.info("npc_dialogue_timeout", npc=npc.id, budget=self._budget, shown=len(line.text))
+        except LLMError as exc:
+            log.info("npc_dialogue_error", npc=npc.id, error_type=error_type(exc), shown=len(line.text))
+        except Exception:
+            log.exception("npc_dialogue_crashed", npc=npc.id)
+        finally:
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return line.text or None
+
+    def _speaker(self, outcome: Outcome) -> NPC | None:
+        if self._mode() == "off" or outcome.intent.intent != "talk" or not outcome.allowed:
+            return None
+        return self._world.npcs.get(outcome.intent.slot("target") or "")
 
     def remember(self, state: PlayerState, outcome: Outcome, text: str | None, line: str | None) -> None:
         """Keep a committed exchange: `line` is what `__call__` answered for this state, outcome and text."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Literal
 
 import structlog
@@ -11,6 +11,7 @@ import structlog
 from xianxia.config import LLMMode
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.errors import LLMError, LLMUnavailable, error_code
+from xianxia.llm.prompts import build_chat_messages
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +50,10 @@ class LLMGateway:
         if path == "thread" or self._mode() == "sync":
             return await client.chat_in_thread(prompt)
         return await client.chat_async(prompt)
+
+    def stream(self, prompt: str) -> AsyncGenerator[str, None]:
+        """One prompt's answer as it is written (the async client in both modes: streaming has no thread path)."""
+        return self._available().stream_async(build_chat_messages(prompt))
 
     async def batch(self, prompts: list[str]) -> list[dict[str, Any]]:
         """Every prompt concurrently (bounded), answers in order; one failure does not fail the rest."""

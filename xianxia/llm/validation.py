@@ -31,7 +31,9 @@ SLOTS: Mapping[str, Mapping[str, tuple[str, ...]]] = INTENT_SLOTS
 #: Intents whose quantity defaults to one, as the rules parser answers them.
 COUNTED = frozenset({"buy", "sell"})
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+#: Control and bidi characters, never let through into text a player reads.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = CONTROL_CHARACTERS
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 
 

@@ -22,6 +22,9 @@ FaultName = Literal[
     "hostile",
     "slow",
     "drop",
+    # Streamed answers only (`stream: true`): the first piece, then keep-alives only / a dropped connection.
+    "stall",
+    "cut",
 ]
 FAULTS: tuple[FaultName, ...] = get_args(FaultName)
 

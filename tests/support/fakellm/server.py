@@ -19,6 +19,7 @@ from tests.support.fakellm.faults import FaultName, FaultPicker, FaultPlan, faul
 from tests.support.fakellm.interpreters import READINGS, Reading, WorldInterpreters
 from tests.support.fakellm.openai import ChatRequest, ErrorType, completion, error_body, model_list
 from tests.support.fakellm.stats import Stats
+from tests.support.fakellm.streaming import stream_answer
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,8 @@ class FakeConfig(BaseModel):
     slow_seconds: float = Field(60.0, ge=0, description="how long a `slow` fault sleeps")
     trickle_seconds: float = Field(300.0, ge=0, description="how long a `trickle` fault sends blank lines")
     trickle_interval: float = Field(0.5, gt=0)
+    stream_chunk_chars: int = Field(2, ge=1, description="characters per streamed chunk")
+    stream_interval: float = Field(0.01, ge=0, description="seconds between streamed chunks")
     shutdown_timeout: float = Field(5.0, ge=0, description="grace for in-flight requests on shutdown")
 
 
@@ -53,12 +56,18 @@ class FakeState:
     reading: Reading = "faithful"
     stats: Stats = field(default_factory=Stats)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    #: When set, a streamed answer's last chunk waits for this event (ordering tests).
+    stream_hold: asyncio.Event | None = None
+    chunks_sent: int = 0
 
     @property
     def interpret(self) -> Interpreter:
         """The interpreter of the reading in force."""
         return self.interpreters.reading(self.reading)
 
+
+#: Faults a streamed answer suffers on the wire (keep-alives, a stall, a cut) rather than in its content.
+STREAM_FAULTS = frozenset({"trickle", "stall", "cut"})
 
 STATE = web.AppKey("fakellm_state", FakeState)
 
@@ -175,8 +184,6 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
     state.stats.body(raw)
     try:
         chat = ChatRequest.model_validate_json(raw)
-        if chat.stream:
-            raise ValueError("fakellm does not stream; send stream=false")
         forced = request.headers.get(FAULT_HEADER)
         # A bad request is refused before the pick, so it never uses up a queued fault or a draw.
         fault = state.picker.pick(fault_named(forced) if forced else None)
@@ -211,6 +218,9 @@ async def _answer(
         return web.Response(status=500)
     if fault == "slow":
         await _wait_or_close(state, state.config.slow_seconds)
+    if chat.stream:
+        content = _content(state, chat, fault if fault not in STREAM_FAULTS else None)
+        return await stream_answer(request, state, chat, content, fault)
     if fault == "trickle":
         return await _trickle(request, state, answers.dumps(completion(chat, _content(state, chat, None))))
     return _json(completion(chat, _content(state, chat, fault)))

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from quart import Blueprint
+from quart import Blueprint, Response
 from quart_schema import document_response, validate_request
 
 from xianxia.engine import judge
 from xianxia.engine.intents import ParseContext
 from xianxia.game.errors import InvalidRequest
+from xianxia.llm.errors import LLMError
 from xianxia.web.auth import bearer_token, same_secret
 from xianxia.web.errors import Forbidden, NotFound
 from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
+from xianxia.web.sse import error_event, event, stream_response
 
 blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
 
@@ -53,6 +56,40 @@ async def chat_sync(data: ChatIn) -> dict[str, str]:
     """One prompt through the old synchronous client, run in the thread pool."""
     _check_prompt(data.prompt)
     return await services().gateway.chat(data.prompt, path="thread")
+
+
+@blueprint.post("/chat/stream")
+@validate_request(ChatIn)
+@errors(*BODY_ERRORS, *LLM_ERRORS)
+async def chat_stream(data: ChatIn) -> Response:
+    """One prompt's answer as Server-Sent Events: `token` events as it is written, then `done` (or `error`).
+
+    Failures before the first token (retried) answer as JSON errors with their status; after it, the
+    stream ends with one `error` event.
+    """
+    _check_prompt(data.prompt)
+    pieces = services().gateway.stream(data.prompt)
+    try:
+        first = await anext(pieces)
+    except BaseException:
+        await pieces.aclose()
+        raise
+    return stream_response(_chat_events(first, pieces))
+
+
+async def _chat_events(first: str, pieces: AsyncGenerator[str, None]) -> AsyncIterator[bytes]:
+    text = [first]
+    try:
+        yield event("token", {"text": first})
+        async for piece in pieces:
+            text.append(piece)
+            yield event("token", {"text": piece})
+    except LLMError as exc:
+        yield error_event(exc)
+        return
+    finally:
+        await pieces.aclose()
+    yield event("done", {"text": "".join(text)})
 
 
 @blueprint.post("/parse")

@@ -10,6 +10,7 @@ from quart_schema import document_headers, document_response, validate_querystri
 
 from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
+from xianxia.web.action_stream import streamed_action
 from xianxia.web.auth import authorized_player
 from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
 from xianxia.web.responses import json_response
@@ -24,6 +25,7 @@ from xianxia.web.schemas import (
     PlayerEnvelope,
 )
 from xianxia.web.services import services
+from xianxia.web.sse import wants_stream
 
 blueprint = Blueprint("players", __name__, url_prefix="/api/players")
 
@@ -58,7 +60,11 @@ async def get_player(player_id: str) -> Response:
 @errors(*BODY_ERRORS, *AUTH_ERRORS, 409, 503)
 @bearer
 async def act(player_id: str, data: Act) -> Response:
-    """Say something (`text`) or do something (`intent` + `slots`); exactly once per Idempotency-Key."""
+    """Say something (`text`) or do something (`intent` + `slots`); exactly once per Idempotency-Key.
+
+    With `Accept: text/event-stream` the answer streams: `narration` events carry an NPC's line as it is
+    written, and one closing `answer` event carries this same JSON answer (`error` if the action fails).
+    """
     record = await authorized_player(player_id)
     limit = services().settings.max_text_chars
     if data.text is not None and len(data.text) > limit:
@@ -67,7 +73,14 @@ async def act(player_id: str, data: Act) -> Response:
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidRequest("Idempotency-Key", "must be 1 to 128 printable ASCII characters without spaces")
     intent = ParsedIntent(intent=data.intent, slots=data.slots) if data.intent is not None else None
-    answer = await services().game.act(player_id, text=data.text, intent=intent, idempotency_key=key, known=record)
+    game = services().game
+    if wants_stream():
+        return await streamed_action(
+            lambda emit: game.act(
+                player_id, text=data.text, intent=intent, idempotency_key=key, known=record, on_narration=emit
+            )
+        )
+    answer = await game.act(player_id, text=data.text, intent=intent, idempotency_key=key, known=record)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return json_response(answer.body, headers=headers)
 
