@@ -134,7 +134,7 @@ def examples(method: str, path: str, op: dict[str, Any], body: dict[str, Any] | 
     """The same call in cURL, Python (httpx) and JavaScript (fetch); tests/deploy/test_api_examples.py runs them."""
     admin = path.startswith("/api/admin")
     needs_token = bool(op.get("security"))
-    json_answer = path != "/metrics"
+    json_answer = path not in ("/metrics", "/api/llm/chat/stream")  # text: Prometheus, Server-Sent Events
     data = json.dumps(body, ensure_ascii=False) if body is not None else None
 
     shell_path = path.replace("{player_id}", "$PLAYER_ID").replace("{scene_id}", "zhucheng")

@@ -147,6 +147,13 @@ def test_a_game_played_in_the_browser_resumes_after_a_reload(server: Server, pag
     qi_before = page.locator("#qi-text").inner_text()
     game.click("攻击灵兔")
     assert page.locator("#hp-text").inner_text() != hp_before or page.locator("#qi-text").inner_text() != qi_before
+    expect(page.locator("#player-extra [data-field=fight]")).to_be_visible()  # the fight, from the player document
+    for _round in range(12):  # one round per action, until the fight is over
+        if not page.locator("#suggestions button", has_text="逃跑").count():
+            break
+        game.click("攻击灵兔")
+    expect(page.locator("#suggestions button", has_text="逃跑")).to_have_count(0)
+    expect(page.locator("#player-extra [data-field=fight]")).to_have_count(0)
     game.type("探索")
 
     # Cultivation: the qi bar moves.
@@ -237,6 +244,7 @@ def test_forget_me_returns_to_the_welcome_page(server: Server, page: Page, conso
 
 def test_a_lost_token_says_so_and_offers_a_new_character(server: Server, page: Page, console: Console) -> None:
     page.goto(server.base_url + "/")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")  # its own boot is over
     page.evaluate("localStorage.setItem('xianxia.session', JSON.stringify({id: 'nobody', token: 'stale'}))")
     page.reload()
     expect(page.locator("#notice")).to_contain_text("令牌已失效")

@@ -149,8 +149,12 @@ export function renderInventory(player, items, scene, onCommand, busy) {
         el(
           "div",
           { class: "item-actions" },
-          el("button", { type: "button", class: "ghost small", disabled: busy, text: t("use"),
+          item.usable === false ? null : el("button", { type: "button", class: "ghost small", disabled: busy, text: t("use"),
             onclick: () => onCommand({ intent: "use_item", slots: { item: id } }, `${t("use")} ${item.name}`) }),
+          item.slot
+            ? el("button", { type: "button", class: "ghost small", disabled: busy, text: t("equip"),
+                onclick: () => onCommand({ intent: "equip", slots: { item: id } }, `${t("equip")} ${item.name}`) })
+            : null,
           canSell
             ? el("button", { type: "button", class: "ghost small", disabled: busy, text: t("sell"),
                 onclick: () => onCommand({ intent: "sell", slots: { item: id, quantity: 1 } }, `${t("sell")} ${item.name}`) })
