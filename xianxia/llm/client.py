@@ -256,7 +256,7 @@ class DeepSeekClient:
                             deadline=deadline,
                             slots=slots,
                             observer=self._observer,
-                            read_answer=_answer,
+                            read_answer=lambda response, raw: _answer(response, raw, self._wall_clock),
                             transport_error=_transport_error,
                         )
                 assert stream is not None

@@ -44,7 +44,10 @@ function renderExtra(player) {
   for (const [key, value] of Object.entries(player)) {
     if (SHOWN.has(key) || value === null || value === undefined) continue;
     const label = known(`detail_${key}`) ? t(`detail_${key}`) : key.replaceAll("_", " ");
-    sections.push(el("section", { class: "detail", dataset: { field: key } }, el("h3", { text: label }), describe(value)));
+    const empty = typeof value === "object" && Object.keys(value).length === 0;
+    sections.push(
+      el("section", { class: empty ? "detail empty" : "detail", dataset: { field: key } }, el("h3", { text: label }), describe(value)),
+    );
   }
   replaceChildren(box, sections);
 }
