@@ -18,6 +18,7 @@ from xianxia.config import Settings
 from xianxia.logs import configure_logging
 from xianxia.store.base import Store
 from xianxia.web.errors import register_error_handlers
+from xianxia.web.headers import add_security_headers
 from xianxia.web.routes import admin, llm, ops, players
 from xianxia.web.routes import client as client_routes
 from xianxia.web.routes import world as world_routes
@@ -73,6 +74,7 @@ def create_app(
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     _register_request_context(app)
+    app.after_request(add_security_headers)
 
     @app.before_serving
     async def _open() -> None:

@@ -60,6 +60,11 @@ class Act(Body):
             raise ValueError("give exactly one of 'text' or 'intent'")
         if self.text is not None and not self.text.strip():
             raise ValueError("text must not be blank")
+        if self.text is not None and any(
+            unicodedata.category(char) == "Cc" and char not in "\n\t" for char in self.text
+        ):
+            # NUL and the like would go verbatim into the transcript and the replay log.
+            raise ValueError("text must not contain control characters (newline and tab are fine)")
         if self.intent is not None and self.intent not in ALLOWED_INTENTS:
             raise ValueError(f"unknown intent {self.intent!r}; known: {', '.join(sorted(ALLOWED_INTENTS))}")
         return self
