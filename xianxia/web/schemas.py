@@ -177,12 +177,19 @@ class ChatOut(BaseModel):
 
 
 class ParseContextIn(Body):
-    """What the caller knows of the game; every field optional."""
+    """What the caller knows of the game; every field optional. Scenes and realms by id, name or alias."""
 
-    scene: str | None = Field(None, max_length=64, examples=["zhucheng"])
-    realm: str | None = Field(None, max_length=64, examples=["lianqi"])
+    scene: str | None = Field(None, max_length=64, examples=["zhucheng", "主城"])
+    realm: str | None = Field(None, max_length=64, examples=["lianqi", "炼气期"])
+    player_realm: str | None = Field(None, max_length=64, description="the old client's name for `realm`")
     target_realm: str | None = Field(None, max_length=64)
     laws: list[str] = Field(default_factory=list, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_realm(self) -> ParseContextIn:
+        if self.realm is not None and self.player_realm is not None and self.realm != self.player_realm:
+            raise ValueError("give 'realm' or its old name 'player_realm', not two different realms")
+        return self
 
 
 class ParseIn(Body):

@@ -18,6 +18,7 @@ from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
 from xianxia.web.sse import error_event, event, stream_response
+from xianxia.world.lookup import find_realm, find_scene
 
 blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
 
@@ -103,16 +104,23 @@ async def parse(data: ParseIn) -> dict[str, Any]:
     if len(data.utterance) > limit:
         raise InvalidRequest("utterance", f"too long: {len(data.utterance)} characters, the limit is {limit}")
     world = found.world
-    if data.context.scene is not None and data.context.scene not in world.scenes:
-        raise InvalidRequest("context.scene", f"unknown scene {data.context.scene!r}")
-    for field, realm in (("context.realm", data.context.realm), ("context.target_realm", data.context.target_realm)):
-        if realm is not None and realm not in world.realm_index:
-            raise InvalidRequest(field, f"unknown realm {realm!r}")
+    given = data.context
+    scene = None if given.scene is None else find_scene(world, given.scene)
+    if given.scene is not None and scene is None:
+        raise InvalidRequest("context.scene", f"unknown scene {given.scene!r} (give its id, name or an alias)")
+    realms: dict[str, str | None] = {}
+    for field, wanted in (
+        ("context.realm", given.realm if given.realm is not None else given.player_realm),
+        ("context.target_realm", given.target_realm),
+    ):
+        realms[field] = None if wanted is None else find_realm(world, wanted)
+        if wanted is not None and realms[field] is None:
+            raise InvalidRequest(field, f"unknown realm {wanted!r} (give its id, name or an alias)")
     context = ParseContext(
-        scene=data.context.scene,
-        realm=data.context.realm,
-        target_realm=data.context.target_realm,
-        laws=tuple(law[:200] for law in data.context.laws),
+        scene=scene,
+        realm=realms["context.realm"],
+        target_realm=realms["context.target_realm"],
+        laws=tuple(law[:200] for law in given.laws),
     )
     result = await found.parser.parse(data.utterance, context)
     intent = result.intent
