@@ -37,6 +37,7 @@ run-llm: install
 	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	DEEPSEEK_API_KEY=$${DEEPSEEK_API_KEY:-fake-key} DEEPSEEK_BASE_URL=http://127.0.0.1:$(FAKE_PORT) \
 	XIANXIA_LLM_MODE=$${XIANXIA_LLM_MODE:-async} XIANXIA_ADMIN_TOKEN=$${XIANXIA_ADMIN_TOKEN:-dev-admin} \
+	XIANXIA_LLM_OPEN=$${XIANXIA_LLM_OPEN:-1} \
 	$(BIN)/python -m xianxia serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # Only the fake upstream, e.g. for benchmarks or a game started by hand.

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
@@ -91,10 +92,42 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(16 * 1024, ge=1024, validation_alias="XIANXIA_MAX_HEADER_BYTES")
     worker_boot_timeout: float = Field(60.0, gt=0, validation_alias="XIANXIA_WORKER_BOOT_TIMEOUT")
 
-    @field_validator("admin_token", "llm_token", "deepseek_api_key")
+    # Rate limits in the `limits` notation ("20/2seconds", several joined by ";"), counted in Redis when
+    # XIANXIA_REDIS_URL is set (shared by every worker and instance), in this process's memory otherwise.
+    rate_limits: bool = Field(True, validation_alias="XIANXIA_RATE_LIMITS")  # off: no limit and no LLM budget
+    redis_url: str | None = Field(None, validation_alias="XIANXIA_REDIS_URL")
+    redis_prefix: str = Field("xianxia", min_length=1, max_length=64, validation_alias="XIANXIA_REDIS_PREFIX")
+    rate_limit_actions: str = Field("20/2seconds", validation_alias="XIANXIA_RATE_LIMIT_ACTIONS")  # per player
+    rate_limit_player_creation: str = Field("10/minute", validation_alias="XIANXIA_RATE_LIMIT_PLAYER_CREATION")
+    rate_limit_auth_failures: str = Field("10/minute", validation_alias="XIANXIA_RATE_LIMIT_AUTH_FAILURES")
+    rate_limit_llm: str = Field("120/minute", validation_alias="XIANXIA_RATE_LIMIT_LLM")  # per client address
+    # Anonymous callers may use the LLM routes (they need a credential whenever an upstream key is set).
+    llm_open: bool = Field(False, validation_alias="XIANXIA_LLM_OPEN")
+    llm_player_calls_per_minute: int = Field(100, ge=1, validation_alias="XIANXIA_LLM_PLAYER_CALLS_PER_MINUTE")
+    llm_player_calls_per_day: int = Field(1000, ge=1, validation_alias="XIANXIA_LLM_PLAYER_CALLS_PER_DAY")
+    llm_global_calls_per_minute: int = Field(1000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_MINUTE")
+    llm_global_calls_per_day: int = Field(50000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_DAY")
+
+    @field_validator("admin_token", "llm_token", "deepseek_api_key", "redis_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("rate_limit_actions", "rate_limit_player_creation", "rate_limit_auth_failures", "rate_limit_llm")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        try:
+            limits.parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as '10/minute' or '20/2seconds;100/hour'") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a Redis URL (redis://host:port/db)")
+        return value
 
     @field_validator("llm_mode", mode="before")
     @classmethod

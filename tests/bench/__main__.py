@@ -38,6 +38,10 @@ def serve(app: str, env: dict[str, str], log: Path) -> Iterator[str]:
         yield url
 
 
+#: Production defaults but for the edge: the bench drives thousands of players from one address (DESIGN.md).
+LOAD_EDGE = {"XIANXIA_RATE_LIMITS": "off", "XIANXIA_LLM_OPEN": "1"}
+
+
 @contextmanager
 def serve_process(app: str, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     """The serving layer (`python -m xianxia serve`) with one worker on a free port: its URL and the server's pid."""
@@ -46,7 +50,12 @@ def serve_process(app: str, env: dict[str, str], log: Path) -> Iterator[tuple[st
     command += ["--workers", "1"]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            env={**os.environ, **LOAD_EDGE, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:

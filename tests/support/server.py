@@ -98,9 +98,19 @@ def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
 
 @contextmanager
 def hypercorn_server(
-    env: Mapping[str, str], log_path: Path, *, workers: int = 1, port: int | None = None
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    rate_limits: bool = False,
+    llm_open: bool = True,
 ) -> Iterator[Server]:
-    """The app as `make run` serves it, with `env` added to the environment; yielded once every worker is ready."""
+    """The app as `make run` serves it, with `env` added to the environment; yielded once every worker is ready.
+
+    Like the benchmarks and load runs, end-to-end runs drive many players from one address: rate limits
+    are off and the LLM routes open unless asked for (or `env` sets XIANXIA_RATE_LIMITS / XIANXIA_LLM_OPEN).
+    """
     command = [sys.executable, "-m", "xianxia", "serve", "--host", "127.0.0.1", "--port", str(port or 0)]
     command += ["--workers", str(workers)]
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -112,6 +122,8 @@ def hypercorn_server(
                 **os.environ,
                 "XIANXIA_LOG_JSON": "1",
                 "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="metrics-", dir=log_path.parent),
+                "XIANXIA_RATE_LIMITS": "on" if rate_limits else "off",
+                "XIANXIA_LLM_OPEN": "1" if llm_open else "0",
                 **env,
             },
             stdout=log_file,

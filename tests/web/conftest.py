@@ -15,8 +15,14 @@ from xianxia.web.app import create_app
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'game.db'}", log_json=True, log_level="WARNING")
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Production defaults (rate limits on) unless the test is marked `no_rate_limits` (it drives a load)."""
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'game.db'}",
+        log_json=True,
+        log_level="WARNING",
+        rate_limits=request.node.get_closest_marker("no_rate_limits") is None,
+    )
 
 
 @pytest.fixture

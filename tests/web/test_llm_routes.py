@@ -36,6 +36,7 @@ def llm_settings(tmp_path: Path) -> Settings:
         admin_token="admin-secret",
         llm_mode="async",
         llm_parse_budget=5.0,
+        llm_open=True,  # these tests are about the routes; who may call them: tests/web/test_llm_access.py
     )
 
 
@@ -252,7 +253,7 @@ async def test_shutdown_closes_the_client_and_leaves_no_task_behind(llm_settings
 
 
 async def test_llm_routes_can_require_a_service_token(llm_settings: Settings, upstream: Upstream) -> None:
-    settings = llm_settings.model_copy(update={"llm_token": "svc-token"})
+    settings = llm_settings.model_copy(update={"llm_token": "svc-token", "llm_open": False})
     app = create_app(settings, llm_transport=upstream.transport(), llm_sync_transport=upstream.sync_transport())
     async with app.test_app() as running:
         client = running.test_client()

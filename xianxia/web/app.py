@@ -19,6 +19,7 @@ from xianxia.logs import configure_logging
 from xianxia.store.base import Store
 from xianxia.web.errors import register_error_handlers
 from xianxia.web.headers import add_security_headers
+from xianxia.web.limits import install_limits
 from xianxia.web.routes import admin, llm, ops, players
 from xianxia.web.routes import client as client_routes
 from xianxia.web.routes import world as world_routes
@@ -73,6 +74,7 @@ def create_app(
     ):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    install_limits(app, settings)
     _register_request_context(app)
     app.after_request(add_security_headers)
 

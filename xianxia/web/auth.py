@@ -9,6 +9,7 @@ from quart import request
 
 from xianxia.store.base import PlayerRecord
 from xianxia.web.errors import Forbidden, Unauthorized
+from xianxia.web.limits import edge_limits
 from xianxia.web.services import services
 
 
@@ -28,9 +29,12 @@ def bearer_token() -> str:
 async def authorized_player(player_id: str) -> PlayerRecord:
     """The player addressed by the route, if the bearer token is theirs (401 / 404 / 403 otherwise)."""
     token = bearer_token()
+    limits = edge_limits()
+    await limits.before_authentication()
     game = services().game
     record = await game.get_player(player_id)
     if not game.token_matches(record, token):
+        await limits.authentication_failed()
         raise Forbidden("this token does not belong to this player")
     return record
 

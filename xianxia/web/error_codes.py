@@ -78,6 +78,19 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(
         429, "llm_busy", "This player already has LLM calls in flight, or no LLM worker thread is free.", "Retry."
     ),
+    ErrorCode(
+        429,
+        "rate_limited",
+        "Over one of the edge's limits: actions per player, players created or failed authentications per address,"
+        " LLM requests per address (`XIANXIA_RATE_LIMIT_*`).",
+        "Retry after `Retry-After` seconds.",
+    ),
+    ErrorCode(
+        429,
+        "llm_budget_exhausted",
+        "The player's or the service's LLM budget (calls per minute or per day) is spent.",
+        "Retry after `Retry-After` seconds; the game itself goes on with the rules parser.",
+    ),
     ErrorCode(500, "internal", "A bug; it was logged with the request id.", "Report the `X-Request-ID`."),
     ErrorCode(502, "llm_error", "The LLM path failed in an unforeseen way.", "Retry; the game itself goes on."),
     ErrorCode(502, "llm_connection_error", "DeepSeek could not be reached.", "Retry later; see TROUBLESHOOTING.md."),

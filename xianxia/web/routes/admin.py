@@ -11,6 +11,7 @@ from quart_schema import document_response, validate_request
 from xianxia.control.mode import ModeState
 from xianxia.web.auth import bearer_token, same_secret
 from xianxia.web.errors import Forbidden, NotFound
+from xianxia.web.limits import edge_limits
 from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
 from xianxia.web.schemas import ModeIn, ModeOut
 from xianxia.web.services import services
@@ -25,7 +26,11 @@ async def _require_admin() -> None:
     expected = services().settings.admin_token
     if expected is None:
         raise NotFound("admin routes are off: XIANXIA_ADMIN_TOKEN is not set")
-    if not same_secret(bearer_token(), expected):
+    token = bearer_token()
+    limits = edge_limits()
+    await limits.before_authentication()
+    if not same_secret(token, expected):
+        await limits.authentication_failed()
         log.warning("admin_auth_failed")
         raise Forbidden("wrong admin token")
 

@@ -12,8 +12,8 @@ from xianxia.engine import judge
 from xianxia.engine.intents import ParseContext
 from xianxia.game.errors import InvalidRequest
 from xianxia.llm.errors import LLMError
-from xianxia.web.auth import bearer_token, same_secret
-from xianxia.web.errors import Forbidden, NotFound
+from xianxia.web.errors import NotFound
+from xianxia.web.llm_access import guard_llm_route
 from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
@@ -23,12 +23,7 @@ from xianxia.world.lookup import find_realm, find_scene
 blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
 
 
-@blueprint.before_request
-async def _require_llm_token() -> None:
-    """With XIANXIA_LLM_TOKEN set, the LLM routes (which spend upstream credit) need it as a bearer token."""
-    expected = services().settings.llm_token
-    if expected is not None and not same_secret(bearer_token(), expected):
-        raise Forbidden("wrong LLM service token")
+blueprint.before_request(guard_llm_route)  # credential, per-address limit and budgets: they spend upstream credit
 
 
 def _check_prompt(prompt: str, field: str = "prompt") -> None:

@@ -12,6 +12,7 @@ from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
 from xianxia.web.action_stream import streamed_action
 from xianxia.web.auth import authorized_player
+from xianxia.web.limits import edge_limits
 from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
 from xianxia.web.responses import json_response
 from xianxia.web.schemas import (
@@ -66,6 +67,7 @@ async def act(player_id: str, data: Act) -> Response:
     written, and one closing `answer` event carries this same JSON answer (`error` if the action fails).
     """
     record = await authorized_player(player_id)
+    await edge_limits().action(player_id)
     limit = services().settings.max_text_chars
     if data.text is not None and len(data.text) > limit:
         raise InvalidRequest("text", f"too long: {len(data.text)} characters, the limit is {limit}")
