@@ -37,6 +37,7 @@ def settings_for(fake: RunningFake, tmp_path: Path, **overrides: Any) -> Setting
         "llm_timeout": 20.0,
         "log_level": "WARNING",
         "log_json": True,
+        "llm_open": True,  # these tests are about the stream; who may call it: tests/web/test_llm_access.py
     }
     values.update(overrides)
     return Settings(**values)
