@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from xianxia.control.killswitch import KillSwitch
 from xianxia.control.mode import ModeSwitch
-from xianxia.store.base import SettingRecord, StoreUnavailable
+from xianxia.store.base import ChangeNote, Precondition, SettingChange, SettingRecord, StoreUnavailable
 from xianxia.store.sqlite import SQLiteStore
 
 
@@ -28,6 +28,11 @@ class BrokenStore(SQLiteStore):
     """A real store whose writes fail (the database went down with the upstream)."""
 
     async def set_setting(self, key: str, value: str) -> SettingRecord:
+        raise StoreUnavailable("database is down")
+
+    async def change_setting(
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+    ) -> SettingChange | None:
         raise StoreUnavailable("database is down")
 
 

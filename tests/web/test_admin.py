@@ -82,3 +82,36 @@ async def test_a_share_outside_zero_to_one_is_422(admin_client: TestClientProtoc
     response = await admin_client.put("/api/admin/mode", json={"mode": "async", "share": share}, headers=admin)
     assert response.status_code == 422
     assert (await response.get_json())["error"]["code"] == "invalid_request"
+
+
+async def test_every_mode_change_is_in_the_audit_log_newest_first(admin_client: TestClientProtocol) -> None:
+    admin = {"Authorization": "Bearer s3cret", "X-Request-ID": "drill-1"}
+    for body in ({"mode": "async", "share": 0.25, "reason": "rollout 25%"}, {"mode": "off", "reason": "drill"}):
+        response = await admin_client.put("/api/admin/mode", json=body, headers=admin)
+        assert response.status_code == 200, await response.get_data(as_text=True)
+
+    response = await admin_client.get("/api/admin/audit", headers=admin)
+    assert response.status_code == 200
+    newest, oldest = (await response.get_json())["entries"]
+    assert (oldest["from"], oldest["to"]) == (None, {"mode": "async", "share": 0.25})
+    assert (newest["from"], newest["to"]) == ({"mode": "async", "share": 0.25}, {"mode": "off", "share": 1.0})
+    assert (newest["changed_by"], newest["cause"], newest["reason"]) == ("admin", "manual", "drill")
+    assert newest["origin"].endswith("request drill-1") and newest["figures"] is None
+    assert newest["at"] >= oldest["at"] > 0
+    mode = await (await admin_client.get("/api/admin/mode", headers=admin)).get_json()
+    assert mode["updated_at"] == newest["at"]
+
+    bounded = await (await admin_client.get("/api/admin/audit?limit=1", headers=admin)).get_json()
+    assert [entry["id"] for entry in bounded["entries"]] == [newest["id"]]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=many"])
+async def test_a_bad_audit_limit_is_422(admin_client: TestClientProtocol, query: str) -> None:
+    response = await admin_client.get(f"/api/admin/audit?{query}", headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 422
+    assert (await response.get_json())["error"]["code"] == "invalid_request"
+
+
+async def test_the_audit_log_needs_the_admin_token(admin_client: TestClientProtocol) -> None:
+    assert (await admin_client.get("/api/admin/audit")).status_code == 401
+    assert (await admin_client.get("/api/admin/audit", headers={"Authorization": "Bearer no"})).status_code == 403

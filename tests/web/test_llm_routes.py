@@ -238,6 +238,9 @@ async def test_upstream_401_switches_the_mode_off(
     assert services.modes.requested == "off"
     ready = await json_of(await llm_client.get("/readyz"))
     assert ready["checks"]["llm"]["mode"] == "off" and ready["checks"]["llm"]["changed_by"] == "upstream"
+    (entry,) = (await json_of(await llm_client.get("/api/admin/audit", headers=ADMIN)))["entries"]
+    assert (entry["changed_by"], entry["cause"], entry["figures"]) == ("upstream", "upstream_401", {"status": 401})
+    assert entry["from"] is None and entry["to"] == {"mode": "off", "share": 1.0} and "401" in entry["reason"]
 
 
 async def test_shutdown_closes_the_client_and_leaves_no_task_behind(llm_settings: Settings, upstream: Upstream) -> None:

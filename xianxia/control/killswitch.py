@@ -75,7 +75,10 @@ class KillSwitch:
 
     async def _switch_off(self, reason: str) -> None:
         try:
-            await self._modes.set("off", changed_by=SWITCHED_BY, reason=reason)
+            status = 402 if "402" in reason else 401
+            await self._modes.switch_off(
+                changed_by=SWITCHED_BY, cause=f"upstream_{status}", reason=reason, figures={"status": status}
+            )
         except Exception:
             # The store is down too: this worker stops calling the upstream anyway (the client's latch).
             log.exception("llm_mode_switch_failed", reason=reason)

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import time
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -14,11 +15,19 @@ from typing import Any, cast
 import structlog
 
 from xianxia.config import LLM_MODES, LLMMode
-from xianxia.store.base import Store, StoreError
+from xianxia.store.base import ChangeNote, Precondition, SettingChange, Store, StoreError
 
 log = structlog.get_logger(__name__)
 
 SETTING_KEY = "llm_mode"
+
+#: The audit entry's cause when an operator sets the mode (PUT /api/admin/mode, make mode, toggle_async.sh).
+MANUAL = "manual"
+
+
+def this_worker() -> str:
+    """Where an automatic change comes from, for the audit log: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class ModeSwitch:
         self._refresh_seconds = refresh_seconds
         self._listeners: list[Callable[[LLMMode], None]] = [on_change] if on_change is not None else []
         self._state = ModeState(mode=default)
+        self._stored: str | None = None  # the stored value as last read or written (None: nothing stored yet)
         self._poller: asyncio.Task[None] | None = None
 
     def subscribe(self, listener: Callable[[LLMMode], None]) -> None:
@@ -143,30 +153,85 @@ class ModeSwitch:
             self._poller = None
 
     async def set(
-        self, mode: LLMMode, *, changed_by: str, reason: str = "", share: float = 1.0
+        self,
+        mode: LLMMode,
+        *,
+        changed_by: str,
+        reason: str = "",
+        share: float = 1.0,
+        cause: str = MANUAL,
+        origin: str = "",
+        figures: dict[str, Any] | None = None,
     ) -> tuple[ModeState, ModeState]:
-        """Store a new mode (and rollout share) for every worker; answers (old, new)."""
+        """Store a new mode (and rollout share) for every worker, with its audit entry; answers (old, new)."""
         old = self._state
-        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=time.time(), share=share)
-        record = await self._store.set_setting(SETTING_KEY, new.encode())
-        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, updated_at=record.updated_at, share=share)
+        new = ModeState(mode=mode, reason=reason, changed_by=changed_by, share=share)
+        note = ChangeNote(changed_by=changed_by, cause=cause, reason=reason, figures=figures, origin=origin)
+        change = await self._store.change_setting(SETTING_KEY, new.encode(), note)
+        assert change is not None  # an unconditional change is always written
+        return old, self._changed(old, new, change)
+
+    async def switch_off(
+        self,
+        *,
+        changed_by: str,
+        cause: str,
+        reason: str,
+        figures: dict[str, Any] | None = None,
+        judged: ModeState | None = None,
+    ) -> ModeState | None:
+        """Roll back to `off` for every worker, once: None when it is off already or changed meanwhile.
+
+        The change is made only if the stored mode is still the one this worker read, so of several workers
+        (or instances) tripping at once exactly one writes it (and its audit entry). `judged` is the mode the
+        decision was made under: a change made since (an operator's) is never overwritten by a judgement on
+        what came before it.
+        """
+        await self.refresh()
+        old = self._state
+        if old.mode == "off" or (judged is not None and judged.updated_at != old.updated_at):
+            return None
+        new = ModeState(mode="off", reason=reason, changed_by=changed_by, share=old.share)
+        note = ChangeNote(changed_by=changed_by, cause=cause, reason=reason, figures=figures, origin=this_worker())
+        change = await self._store.change_setting(
+            SETTING_KEY, new.encode(), note, only_if=Precondition(self._stored)
+        )
+        if change is None:
+            log.info("llm_mode_switch_off_lost", cause=cause, reason=reason)
+            await self.refresh()
+            return None
+        return self._changed(old, new, change)
+
+    def _changed(self, old: ModeState, new: ModeState, change: SettingChange) -> ModeState:
+        """Adopt a change this worker wrote, and log it."""
+        new = ModeState(
+            mode=new.mode,
+            reason=new.reason,
+            changed_by=new.changed_by,
+            updated_at=change.setting.updated_at,
+            share=new.share,
+        )
+        self._stored = change.setting.value
         self._adopt(new)
         log.warning(
             "llm_mode_changed",
             old=old.mode,
-            new=mode,
+            new=new.mode,
             old_share=old.share,
-            share=share,
-            changed_by=changed_by,
-            reason=reason,
+            share=new.share,
+            changed_by=new.changed_by,
+            cause=change.audit.cause,
+            reason=new.reason,
+            figures=change.audit.figures,
         )
-        return old, new
+        return new
 
     async def refresh(self) -> None:
         """Read the stored mode once; a change made on another worker is adopted here."""
         record = await self._store.get_setting(SETTING_KEY)
         if record is None:
             return
+        self._stored = record.value
         stored = ModeState.decode(record.value, record.updated_at)
         if stored is None:
             log.error("llm_mode_unreadable", value=record.value[:200])

@@ -109,6 +109,48 @@ class SettingRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeNote:
+    """Who changes a setting and why: written to the audit log in the same transaction as the change."""
+
+    changed_by: str
+    cause: str
+    reason: str = ""
+    figures: dict[str, Any] | None = None
+    origin: str = ""  # where it came from: the worker (host:pid), a client address, a request id
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """Change a setting only if its stored value is still `value` (None: nothing stored yet)."""
+
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One change of a setting, kept for good: the note, the values before and after, and when."""
+
+    id: str
+    at: float
+    key: str
+    old_value: str | None
+    new_value: str
+    changed_by: str
+    cause: str
+    reason: str
+    figures: dict[str, Any] | None
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """A setting change that was written: the new record and its audit entry."""
+
+    setting: SettingRecord
+    audit: AuditRecord
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeCounts:
     """What one retention pass forgot."""
 
@@ -148,6 +190,17 @@ class Store(Protocol):
     async def get_setting(self, key: str) -> SettingRecord | None: ...
 
     async def set_setting(self, key: str, value: str) -> SettingRecord: ...
+
+    async def change_setting(
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+    ) -> SettingChange | None:
+        """Store `value` and its audit entry in one transaction; None (nothing written) if `only_if` fails.
+
+        With `only_if`, of several processes making the same change from the same value exactly one wins.
+        """
+
+    async def audit_log(self, limit: int = 100, *, key: str | None = None) -> list[AuditRecord]:
+        """The latest setting changes (of `key`, or of every setting), newest first."""
 
     async def create_task(self, task: TaskRecord) -> None: ...
 

@@ -6,7 +6,7 @@ import json
 from typing import Any, NamedTuple, Protocol
 
 from xianxia.engine.state import PlayerState
-from xianxia.store.base import ActionRecord, LogEntry, PlayerRecord, SettingRecord, TaskRecord
+from xianxia.store.base import ActionRecord, AuditRecord, LogEntry, PlayerRecord, SettingRecord, TaskRecord
 
 # One encoder, built once: json.dumps with options would build a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -69,6 +69,21 @@ def log_entry(row: Row) -> LogEntry:
 
 def setting_record(row: Row) -> SettingRecord:
     return SettingRecord(key=row["key"], value=row["value"], updated_at=row["updated_at"])
+
+
+def audit_record(row: Row) -> AuditRecord:
+    return AuditRecord(
+        id=row["id"],
+        at=row["at"],
+        key=row["key"],
+        old_value=row["old_value"],
+        new_value=row["new_value"],
+        changed_by=row["changed_by"],
+        cause=row["cause"],
+        reason=row["reason"],
+        figures=load_json(row["figures"]),
+        origin=row["origin"],
+    )
 
 
 def task_record(row: Row) -> TaskRecord:

@@ -26,6 +26,7 @@ class Dialect:
     types: tuple[tuple[ColumnType, str], ...]
     numbered_placeholders: bool  # PostgreSQL: $1, $2 …; SQLite: ?
     skip_locked: str  # appended to a claiming sub-select: skip rows another transaction holds
+    for_update: str  # appended to a read inside a write: hold the rows until the transaction ends
 
     def type_of(self, column_type: ColumnType) -> str:
         return dict(self.types)[column_type]
@@ -50,6 +51,7 @@ SQLITE = Dialect(
     types=(("integer", "INTEGER"), ("real", "REAL"), ("text", "TEXT")),
     numbered_placeholders=False,
     skip_locked="",  # one writer at a time: BEGIN IMMEDIATE already holds the whole database
+    for_update="",
 )
 
 POSTGRES = Dialect(
@@ -57,4 +59,5 @@ POSTGRES = Dialect(
     types=(("integer", "BIGINT"), ("real", "DOUBLE PRECISION"), ("text", "TEXT")),
     numbered_placeholders=True,
     skip_locked=" FOR UPDATE SKIP LOCKED",
+    for_update=" FOR UPDATE",
 )

@@ -15,6 +15,8 @@ from typing import Any
 from xianxia.store.dialect import Dialect
 from xianxia.store.schema import (
     ACTION_LOG,
+    AUDIT_LOG,
+    AUDIT_LOG_NEWEST,
     IDEMPOTENCY,
     IDEMPOTENCY_EXPIRY,
     PLAYERS,
@@ -51,6 +53,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(2, "expiring idempotency keys by age", (IDEMPOTENCY_EXPIRY,)),
+    Migration(3, "an audit log of setting changes (the LLM mode: by hand or automatic)", (AUDIT_LOG, AUDIT_LOG_NEWEST)),
 )
 
 

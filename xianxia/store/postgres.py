@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import asyncpg  # type: ignore[import-untyped]
 import structlog
 
-from xianxia.store.base import ActionRecord, InvalidParameter, StoreError, StoreUnavailable
+from xianxia.store.base import ActionRecord, InvalidParameter, SettingChange, StoreError, StoreUnavailable
+from xianxia.store.changes import Query, Work
 from xianxia.store.codec import ActionRows, Row, action_rows
 from xianxia.store.dialect import POSTGRES
 from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter, Rejected
@@ -142,6 +143,21 @@ class PostgresStore(SQLStore):
         async with self._connection(what) as conn:
             status: str = await conn.execute(statement, *params)
         return int(status.rsplit(" ", 1)[-1])  # "UPDATE 3", "DELETE 0"
+
+    async def _transact(self, what: str, work: Work) -> SettingChange | None:
+        async with self._connection(what) as conn, conn.transaction():
+            answer: Any = None
+            try:
+                while True:
+                    step = work.send(answer)
+                    if isinstance(step, Query):
+                        answer = list(await conn.fetch(step.sql, *step.params))
+                    else:
+                        status: str = await conn.execute(step.sql, *step.params)
+                        answer = int(status.rsplit(" ", 1)[-1])
+            except StopIteration as done:
+                result: SettingChange | None = done.value
+                return result
 
     async def _write_batch(self, actions: list[ActionRecord]) -> list[StoreError | None]:
         now = time.time()

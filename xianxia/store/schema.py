@@ -133,3 +133,22 @@ SCHEMA_MIGRATIONS = Table(
 
 TASKS_CLAIMABLE = Index("tasks_claimable", "tasks", ("status", "updated_at"))
 IDEMPOTENCY_EXPIRY = Index("idempotency_expiry", "idempotency", ("created_at",))
+
+#: Every change of a setting (the LLM mode: by hand, rollback, kill switch), never purged.
+AUDIT_LOG = Table(
+    "audit_log",
+    (
+        Column("id", "text"),
+        Column("at", "real"),
+        Column("key", "text"),
+        Column("old_value", "text", nullable=True),  # None: the setting had no stored value before
+        Column("new_value", "text"),
+        Column("changed_by", "text"),
+        Column("cause", "text"),
+        Column("reason", "text"),
+        Column("figures", "text", nullable=True),  # JSON: what the change was decided on
+        Column("origin", "text"),
+    ),
+    primary_key=("id",),
+)
+AUDIT_LOG_NEWEST = Index("audit_log_newest", "audit_log", ("at",))

@@ -12,13 +12,18 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from xianxia.engine.state import PlayerState
+from xianxia.store import changes
 from xianxia.store import statements as sql
 from xianxia.store.base import (
     ActionRecord,
+    AuditRecord,
+    ChangeNote,
     LogEntry,
     PlayerExists,
     PlayerRecord,
+    Precondition,
     PurgeCounts,
+    SettingChange,
     SettingRecord,
     StoreError,
     TaskRecord,
@@ -26,6 +31,7 @@ from xianxia.store.base import (
 )
 from xianxia.store.codec import (
     Row,
+    audit_record,
     dump_optional_json,
     load_json,
     log_entry,
@@ -59,6 +65,10 @@ class SQLStore(GroupCommitting):
     @abstractmethod
     async def _execute(self, what: str, statement: str, params: Sequence[Any]) -> int:
         """Run one statement in its own transaction; the number of rows it touched."""
+
+    @abstractmethod
+    async def _transact(self, what: str, work: changes.Work) -> SettingChange | None:
+        """Drive a unit of work inside one write transaction; what it returns."""
 
     async def _read(self, what: str, statement: str, *params: Any) -> list[Row]:
         return await self._fetch(what, self.dialect.sql(statement), params)
@@ -112,6 +122,27 @@ class SQLStore(GroupCommitting):
         check_text("setting value", value)
         rows = await self._write("set_setting", self.dialect.sql(sql.UPSERT_SETTING), (key, value, time.time()))
         return setting_record(rows[0])
+
+    async def change_setting(
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+    ) -> SettingChange | None:
+        for name, text in (("setting key", key), ("setting value", value), ("changed_by", note.changed_by)):
+            check_text(name, text)
+        for name, text in (("cause", note.cause), ("reason", note.reason), ("origin", note.origin)):
+            check_text(name, text)
+        if only_if is not None and only_if.value is not None:
+            check_text("expected setting value", only_if.value)
+        work = changes.change_setting(self.dialect, key, value, note, only_if=only_if, now=time.time())
+        return await self._transact("change_setting", work)
+
+    async def audit_log(self, limit: int = 100, *, key: str | None = None) -> list[AuditRecord]:
+        check_integer("limit", limit)
+        if key is None:
+            rows = await self._read("audit_log", changes.SELECT_AUDIT, limit)
+        else:
+            check_text("setting key", key)
+            rows = await self._read("audit_log", changes.SELECT_AUDIT_OF_KEY, key, limit)
+        return [audit_record(row) for row in rows]
 
     async def create_task(self, task: TaskRecord) -> None:
         check_text("task_id", task.id)

@@ -19,7 +19,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
 
-from xianxia.store.base import ActionRecord, InvalidParameter, StoreError, StoreUnavailable
+from xianxia.store.base import ActionRecord, InvalidParameter, SettingChange, StoreError, StoreUnavailable
+from xianxia.store.changes import Work
 from xianxia.store.codec import Row
 from xianxia.store.dialect import SQLITE
 from xianxia.store.group_commit import DEFAULT_MAX_BATCH, GroupCommitter
@@ -123,6 +124,9 @@ class SQLiteStore(SQLStore):
 
     async def _execute(self, what: str, statement: str, params: Sequence[Any]) -> int:
         return await self._in_writer(self._writer.execute, statement, params)
+
+    async def _transact(self, what: str, work: Work) -> SettingChange | None:
+        return await self._in_writer(self._writer.transact, work)
 
     async def _in_writer(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn` in the writer thread: all writes of this store, one after another."""

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from xianxia.store.base import ActionRecord, StoreError, StoreUnavailable
+from xianxia.store.base import ActionRecord, SettingChange, StoreError, StoreUnavailable
+from xianxia.store.changes import Query, Work
 from xianxia.store.codec import ActionRows, action_rows
 from xianxia.store.dialect import SQLITE
 from xianxia.store.migrations import Execute, Plan, migrate
@@ -140,6 +141,20 @@ class SQLiteWriter:
         """One statement in its own transaction; the rows it touched."""
         with _unique(), self._transaction() as conn:
             return conn.execute(statement, params).rowcount
+
+
+    def transact(self, work: Work) -> SettingChange | None:
+        """A unit of work in one transaction: its reads see nothing another process changes until it commits."""
+        with _unique(), self._transaction() as conn:
+            answer: Any = None
+            try:
+                while True:
+                    step = work.send(answer)
+                    cursor = conn.execute(step.sql, step.params)
+                    answer = cursor.fetchall() if isinstance(step, Query) else cursor.rowcount
+            except StopIteration as done:
+                result: SettingChange | None = done.value
+                return result
 
 
 def _drive(plan: Plan, conn: sqlite3.Connection) -> list[int]:

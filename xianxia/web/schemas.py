@@ -256,6 +256,35 @@ class ModeOut(BaseModel):
     updated_at: float = 0.0
 
 
+class AuditQuery(BaseModel):
+    """How many audit entries to return (newest first)."""
+
+    limit: int = Field(100, ge=1, le=1000, description="at most this many entries, newest first")
+
+
+class ModeSide(BaseModel):
+    mode: LLMMode
+    share: float
+
+
+class AuditEntry(BaseModel):
+    """One change of the LLM mode."""
+
+    id: str
+    at: float = Field(description="seconds since the epoch, when it was stored")
+    changed_by: str = Field(description="admin (by hand), rollback (error rate / p95 watch), upstream (401/402)")
+    cause: str = Field(description="manual, error_rate, latency_p95, upstream_401 or upstream_402")
+    reason: str
+    origin: str = Field(description="the admin client's address and request id, or the worker (host:pid)")
+    from_: ModeSide | None = Field(alias="from", description="null: the start-up default, never stored before")
+    to: ModeSide | None
+    figures: dict[str, Any] | None = Field(description="what an automatic change was decided on")
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntry]
+
+
 class NamedRef(BaseModel):
     id: str
     name: str
