@@ -193,9 +193,7 @@ class ModeSwitch:
             return None
         new = ModeState(mode="off", reason=reason, changed_by=changed_by, share=old.share)
         note = ChangeNote(changed_by=changed_by, cause=cause, reason=reason, figures=figures, origin=this_worker())
-        change = await self._store.change_setting(
-            SETTING_KEY, new.encode(), note, only_if=Precondition(self._stored)
-        )
+        change = await self._store.change_setting(SETTING_KEY, new.encode(), note, only_if=Precondition(self._stored))
         if change is None:
             log.info("llm_mode_switch_off_lost", cause=cause, reason=reason)
             await self.refresh()

@@ -142,7 +142,6 @@ class SQLiteWriter:
         with _unique(), self._transaction() as conn:
             return conn.execute(statement, params).rowcount
 
-
     def transact(self, work: Work) -> SettingChange | None:
         """A unit of work in one transaction: its reads see nothing another process changes until it commits."""
         with _unique(), self._transaction() as conn:

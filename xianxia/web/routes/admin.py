@@ -70,9 +70,7 @@ async def put_mode(data: ModeIn) -> dict[str, Any]:
     """Switch the LLM mode on every worker and instance (in force within 2 s, no restart)."""
     share = 1.0 if data.share is None else data.share
     origin = f"{request.remote_addr or 'unknown'} request {getattr(g, 'request_id', '-')}"
-    old, new = await services().modes.set(
-        data.mode, changed_by="admin", reason=data.reason, share=share, origin=origin
-    )
+    old, new = await services().modes.set(data.mode, changed_by="admin", reason=data.reason, share=share, origin=origin)
     return _mode_body(new, old)
 
 
