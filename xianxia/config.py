@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     task_heartbeat_seconds: float = Field(5.0, gt=0, validation_alias="XIANXIA_TASK_HEARTBEAT_SECONDS")
     task_stale_seconds: float = Field(30.0, gt=0, validation_alias="XIANXIA_TASK_STALE_SECONDS")
     task_max_running: int = Field(64, ge=1, validation_alias="XIANXIA_TASK_MAX_RUNNING")
+    # Retention (seconds): idempotency answers and finished tasks are forgotten once this old; the action log stays.
+    idempotency_ttl: float = Field(24 * 3600.0, gt=0, validation_alias="XIANXIA_IDEMPOTENCY_TTL")
+    task_retention: float = Field(7 * 24 * 3600.0, gt=0, validation_alias="XIANXIA_TASK_RETENTION")
+    retention_interval: float = Field(600.0, gt=0, validation_alias="XIANXIA_RETENTION_INTERVAL")
 
     # Serving (xianxia/serve): how workers accept, time out and drain connections.
     # Seconds a draining worker lets accepted requests finish; unset: LLM_TIMEOUT + 10, so an LLM call can end.

@@ -96,7 +96,7 @@ class Recorded:
 async def test_every_service_is_opened_in_order_and_closed_last_opened_first(settings: Settings) -> None:
     found = Services.build(settings, llm_transport=Upstream().transport())
     calls: list[str] = []
-    for name in ("store", "modes", "kill_switch", "client", "tasks", "sampler"):
+    for name in ("store", "modes", "kill_switch", "client", "tasks", "sampler", "retention"):
         setattr(found, name, Recorded(name, getattr(found, name), calls))
     await found.start()
     assert found.client is not None and found.client.is_open
@@ -109,6 +109,8 @@ async def test_every_service_is_opened_in_order_and_closed_last_opened_first(set
         "start client",
         "start tasks",
         "start sampler",
+        "start retention",
+        "stop retention",
         "stop sampler",
         "stop tasks",
         "aclose client",

@@ -27,6 +27,7 @@ from xianxia.parsing.rules import RulesParser
 from xianxia.process_metrics import ProcessSampler, RecentPlayers
 from xianxia.store.base import Store
 from xianxia.store.factory import create_store
+from xianxia.store.retention import Retention
 from xianxia.tasks.runner import TaskRunner
 from xianxia.world import World, load_world
 
@@ -69,6 +70,7 @@ class Services:
     gateway: LLMGateway
     tasks: TaskRunner
     sampler: ProcessSampler
+    retention: Retention
     client: DeepSeekClient | None = None
     dialogue: NPCDialogue | None = None
     _stack: AsyncExitStack | None = field(default=None, init=False, repr=False)
@@ -137,6 +139,12 @@ class Services:
                 lambda: metrics.players_active.set(recent_players.count()),
             ),
         )
+        retention = Retention(
+            store,
+            idempotency_ttl=settings.idempotency_ttl,
+            task_retention=settings.task_retention,
+            interval=settings.retention_interval,
+        )
         services = cls(
             settings=settings,
             world=world,
@@ -150,6 +158,7 @@ class Services:
             gateway=gateway,
             tasks=tasks,
             sampler=sampler,
+            retention=retention,
             client=client,
             dialogue=dialogue,
         )
@@ -178,6 +187,7 @@ class Services:
                 await _open(stack, "llm_client", self.client.start, self.client.aclose)
             await _open(stack, "tasks", self.tasks.start, self.tasks.stop)
             await _open(stack, "sampler", self.sampler.start, self.sampler.stop)
+            await _open(stack, "retention", self.retention.start, self.retention.stop)
         except BaseException:
             await stack.aclose()
             raise
