@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+from collections.abc import Iterator
 
+import pytest
 import structlog
 
 from tests.store.conftest import AnyStore, Backend, make_state, next_action, wait_until
@@ -13,6 +16,15 @@ from xianxia.store.retention import LAST_PASS_KEY, Retention
 
 DAY = 24 * 3600.0
 START = 1_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def _info_logs() -> Iterator[None]:
+    """Info lines reach `capture_logs` whatever level an earlier test configured; the config is put back after."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    yield
+    structlog.configure(**saved)
 
 
 class WallClock:

@@ -17,8 +17,6 @@ import structlog
 
 from xianxia.store.base import PurgeCounts, Store, StoreError
 
-log = structlog.get_logger(__name__)
-
 #: Seconds since the epoch, as stored rows' `created_at` / `updated_at` are; `time.time` outside tests.
 WallClock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -71,7 +69,7 @@ class Retention:
         counts = await self._store.purge_expired(
             idempotency_before=now - self.idempotency_ttl, tasks_before=now - self.task_retention
         )
-        log.info(
+        _log().info(
             "retention_purged",
             idempotency_keys=counts.idempotency_keys,
             tasks=counts.tasks,
@@ -85,8 +83,14 @@ class Retention:
             try:
                 await self.run_once()
             except StoreError as exc:  # the store is down: try again next interval
-                log.warning("retention_failed", error=str(exc))
+                _log().warning("retention_failed", error=str(exc))
             await self._sleep(self.interval)
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    """A logger bound now: a pass runs every few minutes, and tests capture its lines (cached loggers escape that)."""
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(__name__)
+    return logger
 
 
 def _seconds(value: str) -> float | None:
