@@ -1,4 +1,4 @@
-"""Suite-wide reporting: parser scores on the labelled corpus are shown at the end of every run."""
+"""Suite-wide set-up: the database and Redis servers the tests use; parser scores shown at the end of every run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from xianxia.config import Settings
+
+#: Throwaway PostgreSQL and Redis servers when nothing listens at XIANXIA_TEST_DATABASE_URL / XIANXIA_TEST_REDIS_URL.
+pytest_plugins = ["tests.support.throwaway"]
 
 #: (what was scored, accuracy, utterances), filled by the corpus tests.
 CORPUS_SCORES: list[tuple[str, float, int]] = []

@@ -20,7 +20,11 @@ from xianxia.store.factory import create_store
 from xianxia.store.postgres import PostgresStore
 from xianxia.store.sqlite import SQLiteStore
 
-PG_URL = os.environ.get("XIANXIA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+def pg_url() -> str:
+    """The test database, read when needed: the throwaway-server plugin may set it after this module loads."""
+    return os.environ.get("XIANXIA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
 
 AnyStore = SQLiteStore | PostgresStore
 
@@ -44,11 +48,12 @@ class Backend:
 
 
 async def _require_postgres() -> None:
+    url = pg_url()
     try:
-        conn = await asyncpg.connect(PG_URL, timeout=5)
+        conn = await asyncpg.connect(url, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         pytest.fail(
-            f"PostgreSQL at {PG_URL} is unreachable ({type(exc).__name__}: {exc}). Start it with "
+            f"PostgreSQL at {url} is unreachable ({type(exc).__name__}: {exc}). Start it with "
             "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
             "or point XIANXIA_TEST_DATABASE_URL at a reachable database.",
             pytrace=False,
@@ -57,7 +62,7 @@ async def _require_postgres() -> None:
 
 
 async def _drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(PG_URL, timeout=5)
+    conn = await asyncpg.connect(pg_url(), timeout=5)
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
@@ -69,9 +74,10 @@ async def postgres_schema() -> AsyncIterator[Backend]:
     """A fresh, uniquely named schema in the test database, dropped afterwards."""
     await _require_postgres()
     schema = f"test_store_{secrets.token_hex(6)}"
-    separator = "&" if "?" in PG_URL else "?"
+    base = pg_url()
+    separator = "&" if "?" in base else "?"
     try:
-        yield Backend("postgres", f"{PG_URL}{separator}schema={schema}")
+        yield Backend("postgres", f"{base}{separator}schema={schema}")
     finally:
         await _drop_schema(schema)
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.store.conftest import PG_URL, AnyStore, Backend, make_state, next_action
+from tests.store.conftest import AnyStore, Backend, make_state, next_action, pg_url
 from tests.store.proxy import TcpProxy
 from xianxia.store.base import PlayerRecord, StoreUnavailable
 from xianxia.store.factory import create_store
@@ -41,7 +41,7 @@ async def test_ping_fails_when_the_sqlite_file_is_deleted(tmp_path: Path) -> Non
 
 async def test_ping_fails_when_postgres_stops_answering(postgres_backend: Backend) -> None:
     backend = postgres_backend
-    target = urlsplit(PG_URL)
+    target = urlsplit(pg_url())
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
     url = backend.url.replace(target.netloc, f"{target.username}@127.0.0.1:{proxy.port}", 1)

@@ -10,7 +10,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.store import legacy_schema
-from tests.store.conftest import PG_URL, Backend, make_state, next_action, postgres_schema
+from tests.store.conftest import Backend, make_state, next_action, pg_url, postgres_schema
 from xianxia.store.dialect import POSTGRES, SQLITE
 from xianxia.store.migrations import MIGRATIONS, Execute, FetchValue, migrate
 from xianxia.store.schema import TASKS
@@ -57,7 +57,7 @@ def _make_legacy_sqlite(path: Path) -> None:
 
 async def _make_legacy_postgres(backend: Backend) -> None:
     schema = backend.url.rsplit("schema=", 1)[1]
-    conn = await asyncpg.connect(PG_URL, server_settings={"search_path": schema})
+    conn = await asyncpg.connect(pg_url(), server_settings={"search_path": schema})
     try:
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         for statement in (*legacy_schema.POSTGRES_MIGRATIONS[0], *legacy_schema.POSTGRES_BOOKKEEPING):
@@ -174,7 +174,7 @@ async def _query(backend: Backend, sql: str) -> list[tuple[Any, ...]]:
         with sqlite3.connect(path) as conn:
             return [tuple(row) for row in conn.execute(sql).fetchall()]
     schema = backend.url.rsplit("schema=", 1)[1]
-    conn = await asyncpg.connect(PG_URL, server_settings={"search_path": schema})
+    conn = await asyncpg.connect(pg_url(), server_settings={"search_path": schema})
     try:
         return [tuple(row) for row in await conn.fetch(sql)]
     finally:

@@ -26,16 +26,23 @@ def require(tool: str, package: str) -> str:
     found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
     if found:
         return found
+    install_package(package, tool)
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if not found:
+        pytest.fail(f"{tool} is still missing after `apt-get install -y {package}`")
+    return found
+
+
+def install_package(package: str, tool: str) -> None:
+    """`apt-get install` Debian's `package` (refreshing the lists once if needed), or fail saying how to."""
     if shutil.which("apt-get") is None:
         pytest.fail(f"{tool} is missing and there is no apt-get here: install the Debian package {package!r}")
     installed = _apt("install", "-y", "--no-install-recommends", package)
     if installed.returncode != 0:
         _apt("update")
         installed = _apt("install", "-y", "--no-install-recommends", package)
-    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
-    if installed.returncode != 0 or not found:
+    if installed.returncode != 0:
         pytest.fail(
             f"{tool} is missing and `apt-get install -y {package}` failed (run it as root):\n"
             f"{installed.stdout[-2000:]}\n{installed.stderr[-2000:]}"
         )
-    return found
