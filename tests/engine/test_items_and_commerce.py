@@ -81,3 +81,33 @@ def test_selling_what_one_does_not_hold_or_where_no_shop_buys_is_refused() -> No
     assert_refused(market, act(market, "sell"))
     city = player(inventory={"langpi": 1})
     assert_refused(city, act(city, "sell", item="langpi"))
+
+
+def test_taking_a_treasure_off_returns_its_bonus_and_puts_it_back_in_the_bag() -> None:
+    worn = act(player(inventory={"tiejian": 1}), "equip", item="tiejian").state
+    assert worn.equipment == {"weapon": "tiejian"}
+    taken = act(worn, "unequip", item="tiejian")
+    assert event_types(taken) == ["unequipped"]
+    assert taken.state.equipment == {}
+    assert taken.state.inventory == {"tiejian": 1}
+    assert taken.state.attack == player().attack
+    assert "卸下精铁剑" in [s.text for s in act(worn, "status").suggestions]
+
+
+def test_taking_off_an_amulet_keeps_hp_within_the_lower_cap() -> None:
+    worn = act(player(inventory={"guyu": 1}), "equip", item="guyu").state
+    assert worn.max_hp > player().max_hp
+    full = worn.model_copy(update={"hp": worn.max_hp})
+    taken = act(full, "unequip", item="guyu").state
+    assert taken.max_hp == player().max_hp
+    assert taken.hp == taken.max_hp
+
+
+def test_taking_off_what_is_not_worn_or_nothing_named_is_refused() -> None:
+    bare = player(inventory={"tiejian": 1})
+    assert_refused(bare, act(bare, "unequip", item="tiejian"))
+    assert_refused(bare, act(bare, "unequip"))
+    worn = act(bare, "equip", item="tiejian").state
+    answer = act(worn, "unequip")
+    assert_refused(worn, answer)
+    assert "精铁剑" in answer.narration

@@ -1,7 +1,9 @@
 """The rules parser on natural phrasings kept out of the labelled corpus: scored apart, never tuned against.
 
-`tests/data/natural_phrasings.json` was written after the parser's rules, as players type, and the parser was
-not changed to fit it. Its score is the honest figure for phrasings nobody listed; the floor only guards
+`tests/data/natural_phrasings.json` (70 phrasings) was written after the parser's rules, as players type, and
+the parser was not changed to fit it: it scored 0.829 on the rules before the last vocabulary change and 0.900
+after, neither run looked at while the change was made. The sets held out before it were tuned against and now
+belong to the labelled corpus. Its score is the honest figure for phrasings nobody listed; the floor only guards
 against a change that makes things worse.
 """
 
@@ -15,8 +17,8 @@ from xianxia.parsing.rules import RulesParser
 from xianxia.world import load_world
 
 HELD_OUT = Path(__file__).parent.parent / "data" / "natural_phrasings.json"
-#: Measured 0.723 when the set was written (65 phrasings); see docs/WORLD.md.
-FLOOR = 0.70
+#: Measured 0.900 (70 phrasings); see docs/WORLD.md.
+FLOOR = 0.85
 
 
 def test_natural_phrasings_score_above_the_floor() -> None:
@@ -24,5 +26,5 @@ def test_natural_phrasings_score_above_the_floor() -> None:
     parser = RulesParser(load_world())
     accuracy, misses = score(parser.interpret, corpus)
     report_corpus_score("rules parser, held-out natural phrasings", accuracy, len(corpus))
-    assert len(corpus) >= 60
+    assert len(corpus) >= 70
     assert accuracy >= FLOOR, "\n".join(str(m) for m in misses)

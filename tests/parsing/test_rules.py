@@ -377,3 +377,54 @@ def test_a_shared_alias_goes_to_the_entity_in_the_context_scene(custom_world: Pa
     parser = RulesParser(load_world(custom_world))
     assert parser.interpret("攻击小妖", ParseContext(scene="houshan")).slots == {"target": "lingtu"}
     assert parser.interpret("攻击小妖", ParseContext(scene="heifenglin")).slots == {"target": "dushe"}
+
+
+def test_a_new_two_character_verb_takes_a_duration_inside_it(custom_world: Path) -> None:
+    """练功 → 练一会功 holds for any two-character verb the world adds, not a listed sentence."""
+    edit_json(custom_world, "intents.json", lambda intents: intents["rest"]["zh"].append("养神"))
+    parser = RulesParser(load_world(custom_world))
+    for text in ("养神", "养一会神", "养会儿神", "养一下神"):
+        assert parser.interpret(text, ParseContext()).intent == "rest", text
+    assert parser.interpret("养一会", ParseContext()).intent == "unknown"
+
+
+def test_a_new_one_character_verb_doubles(custom_world: Path) -> None:
+    edit_json(custom_world, "intents.json", lambda intents: intents["explore"]["zh"].append("寻"))
+    parser = RulesParser(load_world(custom_world))
+    for text in ("寻", "寻寻", "寻一寻"):
+        assert parser.interpret(text, ParseContext()).intent == "explore", text
+
+
+def test_a_stretched_form_that_is_a_word_of_its_own_keeps_its_meaning(custom_world: Path) -> None:
+    """看看 is the look phrase; doubling the examine verb 看 must not turn it into something else."""
+    edit_json(custom_world, "intents.json", lambda intents: intents["attack"]["zh"].append("看"))
+    parser = RulesParser(load_world(custom_world))
+    assert parser.interpret("看看", ParseContext()).intent == "look"
+
+
+def test_colloquial_spellings_read_as_their_standard_form(custom_world: Path) -> None:
+    edit_json(custom_world, "world.json", lambda world: world["variant_words"].update({"哈子": "什么"}))
+    parser = RulesParser(load_world(custom_world))
+    assert parser.interpret("周围有哈子", ParseContext(scene="houshan")).intent == "look"
+    assert parser.interpret("周围有啥", ParseContext(scene="houshan")).intent == "look"
+    assert parser.interpret("俺身上有什么", ParseContext()).intent == "inventory"
+
+
+@pytest.mark.parametrize(
+    ("text", "scene", "intent", "slots"),
+    [
+        ("那头狼王怎么样", "heifenglin", "examine", {"target": "langwang"}),
+        ("石傀儡厉害吗", "yiji", "examine", {"target": "shikuilei"}),
+        ("how strong is the tiger", "heifenglin", "examine", {"target": "chiyanhu"}),
+        ("今天天气怎么样", None, "unknown", {}),
+        ("这有什么用处", None, "unknown", {}),
+    ],
+)
+def test_a_question_about_a_thing_examines_it_and_only_with_a_thing(
+    text: str, scene: str | None, intent: str, slots: Slots
+) -> None:
+    assert parse(text, scene) == (intent, slots)
+
+
+def test_all_said_after_the_item_sells_every_one() -> None:
+    assert parse("灵草全卖了", "fangshi") == ("sell", {"item": "lingcao", "amount": "all"})

@@ -34,6 +34,7 @@ HANDLERS: Mapping[str, Handler] = {
     "attack": combat.attack,
     "use_item": items.use_item,
     "equip": items.equip,
+    "unequip": items.unequip,
     "buy": commerce.buy,
     "sell": commerce.sell,
     "status": info.status,
@@ -43,7 +44,7 @@ HANDLERS: Mapping[str, Handler] = {
 }
 
 #: What a fight leaves no room for: the player must win, flee or walk away first.
-BUSY_IN_FIGHT = frozenset({"cultivate", "breakthrough", "rest", "explore", "buy", "sell", "talk", "equip"})
+BUSY_IN_FIGHT = frozenset({"cultivate", "breakthrough", "rest", "explore", "buy", "sell", "talk", "equip", "unequip"})
 #: How many of the scene's suggestions a miss names.
 HINT_SUGGESTIONS = 4
 

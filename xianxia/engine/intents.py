@@ -22,6 +22,7 @@ INTENT_SLOTS: dict[str, dict[str, tuple[str, ...]]] = {
     "examine": {"target": ("scene", "npc", "monster", "item")},
     "use_item": {"item": ("item",), "quantity": (), "amount": ("all",)},
     "equip": {"item": ("item",)},
+    "unequip": {"item": ("item",)},
     "buy": {"item": ("item",), "quantity": (), "amount": ("all",)},
     "sell": {"item": ("item",), "quantity": (), "amount": ("all",)},
 }

@@ -101,6 +101,30 @@ def equip(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -
     return Applied(worn, "".join(texts), tuple(events))
 
 
+def unequip(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
+    """Take a worn treasure off: its bonuses go, it goes back into the bag; hp stays within the lower cap."""
+    item_id = intent.slot("item")
+    worn = {i: s for s, i in state.equipment.items() if i in world.items}
+    if item_id is None:
+        if not worn:
+            return Refused("你身上没有装备任何法宝。")
+        return Refused(f"要卸下什么？你装备着{'、'.join(world.items[i].name for i in worn)}。")
+    if item_id not in worn:
+        return Refused(f"你没有装备{entity_name(world, item_id)}。")
+    item = world.items[item_id]
+    slot = worn[item_id]
+    bare = _remove_effects(state, item.effects)
+    bare = bare.model_copy(
+        update={
+            "inventory": add_items(bare.inventory, item_id, 1),
+            "equipment": {s: i for s, i in state.equipment.items() if s != slot},
+        }
+    )
+    changes = _changes(state, bare)
+    event = Event(type="unequipped", data={"item": item_id, "slot": slot, "changes": changes})
+    return Applied(bare, f"你卸下{item.name}，收回储物袋。{_describe(changes)}", (event,))
+
+
 def _apply_effects(world: World, state: PlayerState, effects: ItemEffects) -> PlayerState:
     # max_hp first, so a pill that raises it can heal into the new room.
     grown = state.model_copy(update={"max_hp": max(1, state.max_hp + effects.max_hp)})

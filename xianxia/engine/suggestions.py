@@ -41,6 +41,10 @@ def equip(world: World, item_id: str) -> Suggestion:
     return Suggestion(text=f"装备{world.items[item_id].name}", intent="equip", slots={"item": item_id})
 
 
+def unequip(world: World, item_id: str) -> Suggestion:
+    return Suggestion(text=f"卸下{world.items[item_id].name}", intent="unequip", slots={"item": item_id})
+
+
 def buy(world: World, item_id: str) -> Suggestion:
     return Suggestion(text=f"买{world.items[item_id].name}", intent="buy", slots={"item": item_id, "quantity": 1})
 

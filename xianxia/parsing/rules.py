@@ -34,13 +34,25 @@ from xianxia.parsing.vocabulary import SLOTLESS_INTENTS, Entity, EntityKind, Mat
 from xianxia.world import World
 
 #: Which verb wins when several each have an entity to act on: movement first, then a fight, then trade.
-PRIORITY: tuple[str, ...] = ("move", "attack", "buy", "sell", "talk", "equip", "use_item", "examine", "cultivate")
+PRIORITY: tuple[str, ...] = (
+    "move",
+    "attack",
+    "buy",
+    "sell",
+    "talk",
+    "unequip",
+    "equip",
+    "use_item",
+    "examine",
+    "cultivate",
+)
 ACCEPTS: dict[str, tuple[EntityKind, ...]] = {
     "move": ("scene",),
     "attack": ("monster", "npc"),
     "talk": ("npc",),
     "use_item": ("item",),
     "equip": ("item",),
+    "unequip": ("item",),
     "buy": ("item",),
     "sell": ("item",),
     "examine": ("monster", "npc", "item", "scene"),
@@ -56,6 +68,7 @@ SLOT_NAMES: dict[str, str] = {
     "examine": "target",
     "use_item": "item",
     "equip": "item",
+    "unequip": "item",
     "buy": "item",
     "sell": "item",
 }
@@ -99,7 +112,7 @@ class RulesParser:
         exact = self.vocabulary.exact.get(compact(utterance))
         if exact is not None:
             return ParsedIntent(intent=exact)
-        text = normalize(utterance)
+        text = self.vocabulary.read(utterance)
         matches = self.vocabulary.select(text)
         scene = context.scene if context.scene in self.world.scenes else None
         verbs = [m for m in matches if m.term.intents and not m.term.entities]
@@ -159,7 +172,7 @@ class RulesParser:
 
     def hint(self, utterance: str) -> str:
         """Suggestions like "也许你想说：打坐修炼 / 去坊市 / 看看" from the vocabulary closest to what was said."""
-        text = normalize(utterance)[:HINT_INPUT_CHARS]
+        text = self.vocabulary.read(utterance)[:HINT_INPUT_CHARS]
         english = sum(char.isascii() for char in text) > len(text) / 2
         candidates = self._hints_en if english else self._hints_zh
         close = difflib.get_close_matches(text, candidates, n=HINT_SUGGESTIONS, cutoff=0.4) if text else []

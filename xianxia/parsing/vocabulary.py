@@ -124,33 +124,38 @@ class Vocabulary:
         #: Phrases that are only punctuation ("?") match a whole utterance, never a part of one.
         self.exact: dict[str, str] = {}
         self.entities: dict[tuple[EntityKind, str], Entity] = {}
+        settings = world.settings
+        self._variants = sorted(
+            ((normalize(k), normalize(v)) for k, v in settings.variant_words.items() if normalize(k)),
+            key=lambda pair: -len(pair[0]),
+        )
         for intent, vocabulary in world.intents.items():
             for phrase in (*vocabulary.zh, *vocabulary.en):
-                surface = normalize(phrase)
+                surface = self.read(phrase)
                 if surface:
                     self._term(surface).intents.append(intent)
                 elif compact(phrase):
                     self.exact.setdefault(compact(phrase), intent)
+        self._add_spoken_forms(world, [self.read(d) for d in settings.duration_words])
         for intent, vocabulary in world.intents.items():
             for phrase in vocabulary.soft:
-                surface = normalize(phrase)
+                surface = self.read(phrase)
                 if surface:
                     term = self._term(surface)
                     term.intents.append(intent)
                     term.soft = True
-        settings = world.settings
         for direction, words in settings.directions.model_dump().items():
             for word in words:
-                if normalize(word):
-                    self._term(normalize(word)).direction = direction
+                if self.read(word):
+                    self._term(self.read(word)).direction = direction
         for word in settings.all_words:
-            if normalize(word):
-                self._term(normalize(word)).every = True
+            if self.read(word):
+                self._term(self.read(word)).every = True
         # Blocking words last: they only take a surface that means nothing else.
         blockers = [w for v in world.intents.values() for w in v.not_words] + list(settings.filler_words)
         for word in blockers:
-            if normalize(word):
-                self._term(normalize(word))
+            if self.read(word):
+                self._term(self.read(word))
         self._add_entities("scene", ((s.id, s.name, s.aliases) for s in world.scenes.values()))
         self._add_entities("npc", ((n.id, n.name, n.aliases) for n in world.npcs.values()))
         self._add_entities("monster", ((m.id, m.name, m.aliases) for m in world.monsters.values()))
@@ -160,12 +165,37 @@ class Vocabulary:
         self.digit_words = {word: value for word, value in numbers if len(word) == 1 and not is_word_char(word)}
         self.english_numbers = {normalize(word): value for word, value in numbers if word.isascii() and normalize(word)}
 
+    def read(self, text: str) -> str:
+        """The text as the vocabulary spells it: normalised, colloquial variants in their standard form."""
+        surface = normalize(text)
+        for variant, standard in self._variants:
+            surface = surface.replace(variant, standard)
+        return surface
+
+    def _add_spoken_forms(self, world: World, durations: list[str]) -> None:
+        """How players stretch a Chinese verb, kept to the intents the verb already names.
+
+        A two-character verb takes a duration inside it (练功 → 练一会功, 睡觉 → 睡一觉, 打坐 → 打会儿坐), and a
+        one-character verb doubles (搜 → 搜搜, 搜一搜). A form that is already a word of its own keeps its meaning.
+        """
+        verbs = {s: list(t.intents) for s, t in self.terms.items() if t.intents and not s.isascii()}
+        for surface, intents in verbs.items():
+            if len(surface) == 2:
+                forms = [surface[0] + d + surface[1] for d in durations if d]
+            elif len(surface) == 1:
+                forms = [surface * 2, surface + "一" + surface]
+            else:
+                continue
+            for form in forms:
+                if form not in self.terms:
+                    self._term(form).intents.extend(intents)
+
     def _term(self, surface: str) -> Term:
         return self.terms.setdefault(surface, Term(surface))
 
     def _add_entities(self, kind: EntityKind, rows: Iterable[tuple[str, str, tuple[str, ...]]]) -> None:
         for entity_id, name, aliases in rows:
-            surfaces = tuple(dict.fromkeys(s for s in (normalize(w) for w in (name, *aliases)) if s))
+            surfaces = tuple(dict.fromkeys(s for s in (self.read(w) for w in (name, *aliases)) if s))
             entity = Entity(kind, entity_id, surfaces)
             self.entities[(kind, entity_id)] = entity
             for surface in surfaces:

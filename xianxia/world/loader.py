@@ -39,6 +39,7 @@ INTENTS: tuple[str, ...] = (
     "explore",
     "use_item",
     "equip",
+    "unequip",
     "buy",
     "sell",
     "rest",

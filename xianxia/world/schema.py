@@ -265,6 +265,12 @@ class WorldSettings(WorldModel):
     number_words: dict[str, int] = {}
     all_words: tuple[str, ...] = Field((), description="words meaning every one (所有, all)")
     filler_words: tuple[str, ...] = Field((), description="politeness and filler the parser may ignore (请, please)")
+    variant_words: dict[str, str] = Field(
+        default_factory=dict, description="colloquial spellings read as their standard form (啥 as 什么, 咋 as 怎么)"
+    )
+    duration_words: tuple[str, ...] = Field(
+        (), description="words a player puts inside a two-character verb (练一会功, 睡一觉, 打会儿坐)"
+    )
     directions: DirectionWords = DirectionWords()
     narration: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="alternative phrasings per outcome, chosen by the seeded RNG"

@@ -43,7 +43,7 @@ function names() {
   for (const scene of sceneCache.values()) {
     for (const who of [...(scene?.npcs ?? []), ...(scene?.monsters ?? [])]) found[who.id] = who.name;
   }
-  for (const intent of ["move", "talk", "attack", "buy", "sell", "use_item", "equip", "look", "cultivate", "explore", "rest", "breakthrough"]) {
+  for (const intent of ["move", "talk", "attack", "buy", "sell", "use_item", "equip", "unequip", "look", "cultivate", "explore", "rest", "breakthrough"]) {
     found[`intent:${intent}`] = t(`intent_${intent}`);
   }
   return found;
