@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from quart import Quart
 from quart.testing.connections import TestHTTPConnection as StreamedConnection
 
 from tests.support.fakellm import FakeConfig, RunningFake, running_fake
 from xianxia.config import Settings
+from xianxia.web import action_stream
 from xianxia.web.app import create_app
 
 #: Bounds every wait on the stream, so a buffered stream fails the test instead of hanging it.
@@ -223,3 +225,22 @@ async def test_a_streamed_action_that_fails_at_once_answers_json(app: Quart) -> 
     )
     assert response.status_code == 403
     assert (await response.get_json())["error"]["code"]
+
+
+async def test_a_streamed_action_logs_what_it_did(
+    fake: RunningFake, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's line leaves with the headers; the action's fields come in a line of their own at the end."""
+    async for app in app_for(settings_for(fake, tmp_path, log_level="INFO")):
+        # structlog caches a module's logger at the level of its first use (another test's WARNING app).
+        monkeypatch.setattr(action_stream, "log", structlog.get_logger(action_stream.__name__))
+        player_id, auth = await create(app)
+        connection = await open_stream(
+            app, f"/api/players/{player_id}/act", {"intent": "talk", "slots": {"target": "shouwei"}}, auth
+        )
+        await EventReader(connection).until("answer")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    streamed = [line for line in lines if line.get("event") == "action_streamed"]
+    assert len(streamed) == 1
+    assert streamed[0]["player_id"] == player_id and streamed[0]["intent"] == "talk"
+    assert streamed[0]["request_id"]

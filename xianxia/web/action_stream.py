@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -28,7 +29,9 @@ async def streamed_action(run: StreamedRun) -> Response:
     """
     app: Quart = current_app._get_current_object()  # type: ignore[attr-defined]
     pieces: asyncio.Queue[str] = asyncio.Queue()
-    action = asyncio.ensure_future(run(pieces.put_nowait))
+    # The action binds its log fields (player, intent, law) in its own context: read back for the last line.
+    context = contextvars.copy_context()
+    action = asyncio.get_running_loop().create_task(run(pieces.put_nowait), context=context)
     getter: asyncio.Future[str] = asyncio.ensure_future(pieces.get())
     try:
         await _either(action, getter)
@@ -41,13 +44,17 @@ async def streamed_action(run: StreamedRun) -> Response:
     headers: dict[str, str] = {}
     if action.done() and action.exception() is None and action.result().replayed:
         headers["Idempotent-Replayed"] = "true"
-    response = stream_response(_events(app, action, getter, pieces))
+    response = stream_response(_events(app, action, getter, pieces, context))
     response.headers.update(headers)
     return response
 
 
 async def _events(
-    app: Quart, action: asyncio.Future[ActionAnswer], getter: asyncio.Future[str], pieces: asyncio.Queue[str]
+    app: Quart,
+    action: asyncio.Future[ActionAnswer],
+    getter: asyncio.Future[str],
+    pieces: asyncio.Queue[str],
+    context: contextvars.Context,
 ) -> AsyncIterator[bytes]:
     try:
         while True:
@@ -64,6 +71,8 @@ async def _events(
         except Exception as exc:
             yield error_event(exc)
             return
+        # The request's own line went out with the headers; this one says what the streamed action did.
+        log.info("action_streamed", **context.run(structlog.contextvars.get_contextvars))
         yield event("answer", answer.body)
     finally:
         _settle(app, action, getter)
