@@ -13,7 +13,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm fakellm test lint bench balance mode replay api-docs clean
+.PHONY: install run run-llm fakellm test lint bench bench-quick balance mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -55,8 +55,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r xianxia --severity-level medium
 
+# Every scenario of docs/PERFORMANCE.md (about 10 minutes): bench-results/*.json|csv, docs/performance/*.png and
+# the tables in docs/PERFORMANCE.md. BENCH_<SIZE>=... resizes a scenario (tests/bench/scenarios.py, Sizes).
 bench: install
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench --profile full
+
+# The same scenarios, small (under a minute): a smoke run of the harness, not figures to quote.
+bench-quick: install
+	$(BIN)/python -m tests.bench --profile quick
 
 # Scripted players of four styles over fixed seeds: actions to 筑基, deaths, failures, stones (docs/WORLD.md).
 balance: install
