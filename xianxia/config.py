@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     llm_breaker_cooldown: float = Field(30.0, gt=0, validation_alias="LLM_BREAKER_COOLDOWN")
     llm_chat_max_chars: int = Field(4000, ge=1, validation_alias="LLM_CHAT_MAX_CHARS")
     llm_batch_max: int = Field(100, ge=1, le=1000, validation_alias="LLM_BATCH_MAX")
+    # The automatic rollback: the LLM error rate (per call, after retries) or p95 over the window, summed over every
+    # worker and instance, past its limit switches the mode off everywhere until an operator raises it again.
+    rollback: bool = Field(True, validation_alias="XIANXIA_ROLLBACK")  # off: only the 401/402 kill switch acts
+    rollback_window_seconds: float = Field(60.0, gt=0, validation_alias="XIANXIA_ROLLBACK_WINDOW_SECONDS")
+    rollback_min_calls: int = Field(20, ge=1, validation_alias="XIANXIA_ROLLBACK_MIN_CALLS")  # fewer: not judged
+    rollback_error_rate: float = Field(0.10, gt=0, le=1, validation_alias="XIANXIA_ROLLBACK_ERROR_RATE")
+    rollback_p95_seconds: float = Field(5.0, gt=0, validation_alias="XIANXIA_ROLLBACK_P95_SECONDS")
+    # How often each worker writes its counts to the store and judges the window.
+    rollback_interval_seconds: float = Field(1.0, gt=0, validation_alias="XIANXIA_ROLLBACK_INTERVAL_SECONDS")
     mode_refresh_seconds: float = Field(0.5, gt=0, validation_alias="XIANXIA_MODE_REFRESH_SECONDS")
     task_heartbeat_seconds: float = Field(5.0, gt=0, validation_alias="XIANXIA_TASK_HEARTBEAT_SECONDS")
     task_stale_seconds: float = Field(30.0, gt=0, validation_alias="XIANXIA_TASK_STALE_SECONDS")

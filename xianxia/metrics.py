@@ -212,6 +212,10 @@ class Metrics:
         self.llm_fatal.labels(status).inc()
         self.llm_rollbacks.labels(f"upstream_{status}").inc()
 
+    # RollbackObserver
+    def rolled_back(self, cause: str) -> None:
+        self.llm_rollbacks.labels(cause).inc()
+
     # TaskObserver
     def task_state(self, queued: int, running: int, oldest_age: float) -> None:
         self.tasks.labels("queued").set(queued)

@@ -31,7 +31,7 @@ class BrokenStore(SQLiteStore):
         raise StoreUnavailable("database is down")
 
     async def change_setting(
-        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None, at: float | None = None
     ) -> SettingChange | None:
         raise StoreUnavailable("database is down")
 

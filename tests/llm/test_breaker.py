@@ -273,3 +273,18 @@ async def test_through_the_client_a_call_that_fails_late_does_not_decide_the_hal
     assert await probe == {"text": "恢复"}
     assert str(client.circuit_state) == "closed"
     assert harness.observer.circuits == ["open", "half_open", "closed"]
+
+
+def test_a_reset_closes_an_open_circuit_and_restarts_the_count() -> None:
+    clock, states = ManualClock(), list[CircuitState]()
+    circuit = breaker(clock, states)
+    for _ in range(3):
+        circuit.failure(circuit.acquire())
+    assert state_of(circuit) == "open"
+    circuit.reset()
+    assert state_of(circuit) == "closed" and states == ["open", "closed"]
+    circuit.failure(circuit.acquire())
+    circuit.failure(circuit.acquire())
+    assert state_of(circuit) == "closed"  # the failures before the reset are forgotten
+    circuit.reset()
+    assert states == ["open", "closed"]  # closed already: no change to report

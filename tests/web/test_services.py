@@ -96,7 +96,7 @@ class Recorded:
 async def test_every_service_is_opened_in_order_and_closed_last_opened_first(settings: Settings) -> None:
     found = Services.build(settings, llm_transport=Upstream().transport())
     calls: list[str] = []
-    for name in ("store", "modes", "kill_switch", "client", "tasks", "sampler", "retention"):
+    for name in ("store", "modes", "kill_switch", "rollback", "client", "tasks", "sampler", "retention"):
         setattr(found, name, Recorded(name, getattr(found, name), calls))
     await found.start()
     assert found.client is not None and found.client.is_open
@@ -106,6 +106,7 @@ async def test_every_service_is_opened_in_order_and_closed_last_opened_first(set
         "open store",
         "start modes",
         "bind kill_switch",
+        "start rollback",
         "start client",
         "start tasks",
         "start sampler",
@@ -114,6 +115,7 @@ async def test_every_service_is_opened_in_order_and_closed_last_opened_first(set
         "stop sampler",
         "stop tasks",
         "aclose client",
+        "stop rollback",
         "aclose kill_switch",
         "stop modes",
         "close store",
@@ -163,3 +165,35 @@ async def test_rules_only_is_counted_once_per_action_parsed_without_the_llm(
         )
         == 1
     )
+
+
+async def test_failing_calls_reach_the_watch_which_rolls_back_and_a_raised_mode_closes_the_circuit(
+    settings: Settings,
+) -> None:
+    upstream = Upstream()
+    upstream.status = 500
+    watched = settings.model_copy(
+        update={"rollback_min_calls": 6, "llm_breaker_failures": 3, "rollback_interval_seconds": 3600.0}
+    )
+    found = Services.build(watched, llm_transport=upstream.transport(), llm_sync_transport=upstream.sync_transport())
+    await found.start()
+    try:
+        assert found.client is not None
+        await found.modes.set("async", changed_by="admin", reason="on")
+        for n in range(6):  # three reach the upstream and open the circuit, three fail fast: all six are errors
+            with pytest.raises(LLMError):
+                await found.client.chat_async(f"问道{n}")
+        assert found.client.circuit_state == "open"
+        figures = await found.rollback.tick()
+        assert figures is not None and (figures.calls, figures.errors) == (6, 6)
+        assert (found.modes.requested, found.modes.state.changed_by) == ("off", "rollback")
+        rollbacks = found.metrics.registry.get_sample_value("xianxia_llm_rollbacks_total", {"reason": "error_rate"})
+        assert rollbacks == 1 and found.metrics.registry.get_sample_value("xianxia_llm_rolled_back") == 1
+
+        upstream.status = 200  # fixed; the operator raises the mode again
+        await found.modes.set("async", changed_by="admin", share=0.05, reason="again")
+        assert found.client.circuit_state == "closed"
+        assert found.metrics.registry.get_sample_value("xianxia_llm_rolled_back") == 0
+        assert (await found.client.chat_async("再问"))["text"]
+    finally:
+        await found.aclose()

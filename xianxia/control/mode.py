@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -15,6 +16,7 @@ from typing import Any, cast
 import structlog
 
 from xianxia.config import LLM_MODES, LLMMode
+from xianxia.llm.clock import Clock
 from xianxia.store.base import ChangeNote, Precondition, SettingChange, Store, StoreError
 
 log = structlog.get_logger(__name__)
@@ -87,8 +89,10 @@ class ModeSwitch:
         llm_available: bool,
         refresh_seconds: float = 0.5,
         on_change: Callable[[LLMMode], None] | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self._store = store
+        self._clock = clock  # wall time: a change's stamp, which the rollback watch's window starts from
         self._llm_available = llm_available
         self._refresh_seconds = refresh_seconds
         self._listeners: list[Callable[[LLMMode], None]] = [on_change] if on_change is not None else []
@@ -167,7 +171,7 @@ class ModeSwitch:
         old = self._state
         new = ModeState(mode=mode, reason=reason, changed_by=changed_by, share=share)
         note = ChangeNote(changed_by=changed_by, cause=cause, reason=reason, figures=figures, origin=origin)
-        change = await self._store.change_setting(SETTING_KEY, new.encode(), note)
+        change = await self._store.change_setting(SETTING_KEY, new.encode(), note, at=self._clock())
         assert change is not None  # an unconditional change is always written
         return old, self._changed(old, new, change)
 

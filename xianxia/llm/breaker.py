@@ -100,6 +100,14 @@ class CircuitBreaker:
             if self._is_probe(admission):
                 self._probing = False
 
+    def reset(self) -> None:
+        """Close the circuit now (an operator raised the LLM mode again: the cause is said to be fixed)."""
+        with self._lock:
+            self._failures = 0
+            self._probing = False
+            if self._state != "closed":
+                self._set("closed")
+
     def _is_probe(self, admission: Admission) -> bool:
         # Only the probe let in under the current half-open generation decides; anything older is stale.
         return admission.probe and admission.generation == self._generation and self._state == "half_open"

@@ -187,6 +187,13 @@ class DeepSeekClient:
         with self._fatal_lock:
             self._fatal_armed = True
 
+    def reset_circuit(self) -> None:
+        """Close the circuit breaker: the LLM is raised again after a switch-off, its calls must reach the upstream.
+
+        Left open, its failing-fast calls would count as errors again and roll the mode straight back.
+        """
+        self._breaker.reset()
+
     # -- low level: one chat completion ------------------------------------------------------------------------
 
     async def complete_async(

@@ -41,3 +41,34 @@ class NullObserver:
 
     def decision(self, decision: str) -> None:
         pass
+
+
+class Observers:
+    """Tells every observer given what the client reports (the metrics, and the rollback watch's tally)."""
+
+    def __init__(self, *observers: LLMObserver) -> None:
+        self._observers = observers
+
+    def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None:
+        for observer in self._observers:
+            observer.request(kind, outcome, seconds, path)
+
+    def retry(self, kind: str, reason: str) -> None:
+        for observer in self._observers:
+            observer.retry(kind, reason)
+
+    def error(self, kind: str, error_type: str) -> None:
+        for observer in self._observers:
+            observer.error(kind, error_type)
+
+    def circuit(self, state: str) -> None:
+        for observer in self._observers:
+            observer.circuit(state)
+
+    def inflight(self, delta: int) -> None:
+        for observer in self._observers:
+            observer.inflight(delta)
+
+    def decision(self, decision: str) -> None:
+        for observer in self._observers:
+            observer.decision(decision)

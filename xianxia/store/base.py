@@ -150,6 +150,35 @@ class SettingChange:
     audit: AuditRecord
 
 
+#: The `le` bounds (seconds) of the latency histogram kept per flush of LLM calls; a +Inf bucket follows.
+CALL_LATENCY_BOUNDS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSample:
+    """One worker's LLM calls between two flushes: how many, how many failed, and their latency histogram.
+
+    `latency` counts calls per bucket of `CALL_LATENCY_BOUNDS` (not cumulative), the +Inf bucket last.
+    """
+
+    worker: str
+    seq: int
+    at: float
+    calls: int
+    errors: int
+    latency: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallTotals:
+    """LLM calls summed over every worker's samples in a window, and how many workers sent them."""
+
+    workers: int
+    calls: int
+    errors: int
+    latency: tuple[int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class PurgeCounts:
     """What one retention pass forgot."""
@@ -192,15 +221,25 @@ class Store(Protocol):
     async def set_setting(self, key: str, value: str) -> SettingRecord: ...
 
     async def change_setting(
-        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None, at: float | None = None
     ) -> SettingChange | None:
         """Store `value` and its audit entry in one transaction; None (nothing written) if `only_if` fails.
 
+        `at` stamps both (seconds since the epoch; default: now).
         With `only_if`, of several processes making the same change from the same value exactly one wins.
         """
 
     async def audit_log(self, limit: int = 100, *, key: str | None = None) -> list[AuditRecord]:
         """The latest setting changes (of `key`, or of every setting), newest first."""
+
+    async def record_llm_calls(self, sample: CallSample) -> None:
+        """Keep one worker's flush of LLM call counts (for the rollback watch of every worker)."""
+
+    async def llm_call_totals(self, since: float) -> CallTotals:
+        """The LLM call counts of every worker's samples taken at or after `since`, summed."""
+
+    async def forget_llm_calls(self, before: float) -> int:
+        """Delete call samples taken before `before`; how many. Safe from several workers at once."""
 
     async def create_task(self, task: TaskRecord) -> None: ...
 

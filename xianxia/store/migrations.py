@@ -19,6 +19,8 @@ from xianxia.store.schema import (
     AUDIT_LOG_NEWEST,
     IDEMPOTENCY,
     IDEMPOTENCY_EXPIRY,
+    LLM_CALLS,
+    LLM_CALLS_AT,
     PLAYERS,
     SCHEMA_MIGRATIONS,
     SETTINGS,
@@ -54,6 +56,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "expiring idempotency keys by age", (IDEMPOTENCY_EXPIRY,)),
     Migration(3, "an audit log of setting changes (the LLM mode: by hand or automatic)", (AUDIT_LOG, AUDIT_LOG_NEWEST)),
+    Migration(4, "LLM call counts per worker and flush, for the rollback watch's window", (LLM_CALLS, LLM_CALLS_AT)),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xianxia.store.base import CALL_LATENCY_BOUNDS
 from xianxia.store.dialect import ColumnType, Dialect
 
 
@@ -152,3 +153,25 @@ AUDIT_LOG = Table(
     primary_key=("id",),
 )
 AUDIT_LOG_NEWEST = Index("audit_log_newest", "audit_log", ("at",))
+
+
+#: One column per latency bucket of `CALL_LATENCY_BOUNDS`, +Inf last: le_0_005 … le_60_0, le_inf.
+LATENCY_COLUMNS: tuple[str, ...] = (
+    *(f"le_{str(bound).replace('.', '_')}" for bound in CALL_LATENCY_BOUNDS),
+    "le_inf",
+)
+
+#: Each worker's LLM calls per flush (about a second), summed by every worker's rollback watch; kept a few windows.
+LLM_CALLS = Table(
+    "llm_calls",
+    (
+        Column("worker", "text"),  # host:pid:random, unique per process start
+        Column("seq", "integer"),
+        Column("at", "real"),
+        Column("calls", "integer"),
+        Column("errors", "integer"),
+        *(Column(name, "integer", default="0") for name in LATENCY_COLUMNS),
+    ),
+    primary_key=("worker", "seq"),
+)
+LLM_CALLS_AT = Index("llm_calls_at", "llm_calls", ("at",))

@@ -15,8 +15,11 @@ from xianxia.engine.state import PlayerState
 from xianxia.store import changes
 from xianxia.store import statements as sql
 from xianxia.store.base import (
+    CALL_LATENCY_BOUNDS,
     ActionRecord,
     AuditRecord,
+    CallSample,
+    CallTotals,
     ChangeNote,
     LogEntry,
     PlayerExists,
@@ -43,6 +46,7 @@ from xianxia.store.codec import (
 from xianxia.store.dialect import Dialect
 from xianxia.store.group_commit import GroupCommitting
 from xianxia.store.parameters import check_integer, check_text
+from xianxia.store.schema import LATENCY_COLUMNS
 
 
 class UniqueViolation(Exception):
@@ -124,7 +128,7 @@ class SQLStore(GroupCommitting):
         return setting_record(rows[0])
 
     async def change_setting(
-        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None
+        self, key: str, value: str, note: ChangeNote, *, only_if: Precondition | None = None, at: float | None = None
     ) -> SettingChange | None:
         for name, text in (("setting key", key), ("setting value", value), ("changed_by", note.changed_by)):
             check_text(name, text)
@@ -132,7 +136,9 @@ class SQLStore(GroupCommitting):
             check_text(name, text)
         if only_if is not None and only_if.value is not None:
             check_text("expected setting value", only_if.value)
-        work = changes.change_setting(self.dialect, key, value, note, only_if=only_if, now=time.time())
+        work = changes.change_setting(
+            self.dialect, key, value, note, only_if=only_if, now=time.time() if at is None else at
+        )
         return await self._transact("change_setting", work)
 
     async def audit_log(self, limit: int = 100, *, key: str | None = None) -> list[AuditRecord]:
@@ -143,6 +149,27 @@ class SQLStore(GroupCommitting):
             check_text("setting key", key)
             rows = await self._read("audit_log", changes.SELECT_AUDIT_OF_KEY, key, limit)
         return [audit_record(row) for row in rows]
+
+    async def record_llm_calls(self, sample: CallSample) -> None:
+        check_text("worker", sample.worker)
+        if len(sample.latency) != len(CALL_LATENCY_BOUNDS) + 1:
+            raise ValueError(f"a call sample has {len(CALL_LATENCY_BOUNDS) + 1} latency buckets")
+        for name, number in (("seq", sample.seq), ("calls", sample.calls), ("errors", sample.errors)):
+            check_integer(name, number)
+        params = (sample.worker, sample.seq, sample.at, sample.calls, sample.errors, *sample.latency)
+        await self._execute("record_llm_calls", self.dialect.sql(sql.INSERT_CALLS), params)
+
+    async def llm_call_totals(self, since: float) -> CallTotals:
+        (row,) = await self._read("llm_call_totals", sql.SUM_CALLS, since)
+        return CallTotals(  # int(): PostgreSQL sums BIGINT as numeric
+            workers=int(row["workers"]),
+            calls=int(row["calls"]),
+            errors=int(row["errors"]),
+            latency=tuple(int(row[name]) for name in LATENCY_COLUMNS),
+        )
+
+    async def forget_llm_calls(self, before: float) -> int:
+        return await self._execute("forget_llm_calls", self.dialect.sql(sql.FORGET_CALLS), (before,))
 
     async def create_task(self, task: TaskRecord) -> None:
         check_text("task_id", task.id)

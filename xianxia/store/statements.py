@@ -10,6 +10,7 @@ from xianxia.store.base import ActionRecord, StoreError
 from xianxia.store.codec import ActionRows
 from xianxia.store.dialect import Dialect
 from xianxia.store.group_commit import conflict_error, duplicate_error
+from xianxia.store.schema import LATENCY_COLUMNS
 
 INSERT_PLAYER = (
     "INSERT INTO players (id, name, state, version, actions, token_hash, created_at, updated_at)"
@@ -57,6 +58,17 @@ CLAIM_TASKS = (
 )
 #: `{ids}` is `Dialect.in_list("id", …)`.
 TOUCH_TASKS = "UPDATE tasks SET updated_at = ? WHERE owner = ? AND status IN ('pending', 'running') AND {ids}"
+
+#: The rollback watch's samples: one row per worker and flush, summed over a window. `{latency}` is filled once,
+#: below, from the schema's column names (constants, never input).
+_INSERT_CALLS = "INSERT INTO llm_calls (worker, seq, at, calls, errors, {latency}) VALUES (?, ?, ?, ?, ?, {marks})"
+_SUM_CALLS = (
+    "SELECT count(DISTINCT worker) AS workers, coalesce(sum(calls), 0) AS calls, coalesce(sum(errors), 0) AS errors,"
+    " {latency} FROM llm_calls WHERE at >= ?"
+)
+INSERT_CALLS = _INSERT_CALLS.format(latency=", ".join(LATENCY_COLUMNS), marks=", ".join("?" * len(LATENCY_COLUMNS)))
+SUM_CALLS = _SUM_CALLS.format(latency=", ".join(f"coalesce(sum({name}), 0) AS {name}" for name in LATENCY_COLUMNS))
+FORGET_CALLS = "DELETE FROM llm_calls WHERE at < ?"
 
 #: Retention: what may be forgotten once it is old. The action log is never purged (it is the replay source).
 PURGE_IDEMPOTENCY = "DELETE FROM idempotency WHERE created_at < ?"

@@ -15,12 +15,14 @@ from quart import current_app
 from xianxia.config import LLMMode, Settings
 from xianxia.control.killswitch import SWITCHED_BY, KillSwitch
 from xianxia.control.mode import ModeSwitch
+from xianxia.control.rollback import ROLLED_BY, RollbackLimits, RollbackWatch
 from xianxia.engine import Outcome
 from xianxia.engine.intents import IntentParser, ParseResult
 from xianxia.game.service import GameService
 from xianxia.llm.client import DeepSeekClient
 from xianxia.llm.dialogue import NPCDialogue
 from xianxia.llm.gateway import LLMGateway
+from xianxia.llm.observer import Observers
 from xianxia.llm.parser import LLMParser
 from xianxia.metrics import Metrics, mark_worker_dead
 from xianxia.parsing.rules import RulesParser
@@ -64,6 +66,7 @@ class Services:
     metrics: Metrics
     modes: ModeSwitch
     kill_switch: KillSwitch
+    rollback: RollbackWatch
     rules: RulesParser
     parser: IntentParser
     game: GameService
@@ -74,6 +77,7 @@ class Services:
     client: DeepSeekClient | None = None
     dialogue: NPCDialogue | None = None
     _stack: AsyncExitStack | None = field(default=None, init=False, repr=False)
+    _mode: LLMMode | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def build(
@@ -96,6 +100,19 @@ class Services:
             refresh_seconds=settings.mode_refresh_seconds,
         )
         kill_switch = KillSwitch(modes, observer=metrics)
+        rollback = RollbackWatch(
+            store,
+            modes,
+            RollbackLimits(
+                window_seconds=settings.rollback_window_seconds,
+                min_calls=settings.rollback_min_calls,
+                error_rate=settings.rollback_error_rate,
+                p95_seconds=settings.rollback_p95_seconds,
+            ),
+            enabled=settings.rollback,
+            interval=settings.rollback_interval_seconds,
+            observer=metrics,
+        )
         rules = RulesParser(world)
         parser: IntentParser = rules
         client: DeepSeekClient | None = None
@@ -104,7 +121,7 @@ class Services:
             client = DeepSeekClient(
                 settings,
                 world,
-                observer=metrics,
+                observer=Observers(metrics, rollback.tally),
                 transport=llm_transport,
                 sync_transport=llm_sync_transport,
                 on_fatal=kill_switch.trip,
@@ -152,6 +169,7 @@ class Services:
             metrics=metrics,
             modes=modes,
             kill_switch=kill_switch,
+            rollback=rollback,
             rules=rules,
             parser=parser,
             game=game,
@@ -166,13 +184,17 @@ class Services:
         return services
 
     def mode_changed(self, mode: LLMMode) -> None:
-        """Follow a new mode: the gauges, and re-arm the client's 401/402 latch whenever the LLM is back on."""
+        """Follow a new mode: the gauges; re-arm the client's 401/402 latch whenever the LLM is back on, and close
+        its circuit when it comes back from `off`."""
+        previous, self._mode = self._mode, mode
         self.metrics.mode(mode)
         self.metrics.llm_share.set(self.modes.share if mode == "async" else 0.0)
-        rolled_back = mode == "off" and self.modes.state.changed_by == SWITCHED_BY
+        rolled_back = mode == "off" and self.modes.state.changed_by in (SWITCHED_BY, ROLLED_BY)
         self.metrics.llm_rolled_back.set(1 if rolled_back else 0)
         if mode != "off" and self.client is not None:
             self.client.rearm_fatal()  # switched back on: the next 401/402 must switch it off again
+            if previous == "off":
+                self.client.reset_circuit()
 
     async def start(self) -> None:
         """Open every service in dependency order; on failure, close what was opened and re-raise."""
@@ -183,6 +205,7 @@ class Services:
             await _open(stack, "modes", self.modes.start, self.modes.stop)
             self.kill_switch.bind(asyncio.get_running_loop())
             stack.push_async_callback(_closed, "kill_switch", self.kill_switch.aclose)
+            await _open(stack, "rollback", self.rollback.start, self.rollback.stop)
             if self.client is not None:
                 await _open(stack, "llm_client", self.client.start, self.client.aclose)
             await _open(stack, "tasks", self.tasks.start, self.tasks.stop)

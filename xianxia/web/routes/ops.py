@@ -27,7 +27,10 @@ async def healthz() -> dict[str, Any]:
 @document_response(ReadyOut)
 @document_response(ReadyOut, 503)
 async def readyz() -> tuple[dict[str, Any], int]:
-    """Ready when the store answers and the worker is not draining; reports the LLM mode and circuit state too."""
+    """Ready when the store answers and the worker is not draining; reports the LLM mode, circuit and rollback too.
+
+    An LLM switched off (by hand or by the automatic rollback) leaves it ready: the game plays on the rules parser.
+    """
     found = services()
     draining = draining_of(current_app).active
     checks: dict[str, Any] = {"serving": "draining" if draining else "ok"}
@@ -46,6 +49,7 @@ async def readyz() -> tuple[dict[str, Any], int]:
         "changed_by": state.changed_by,
         "reason": state.reason or found.modes.unavailable_reason or "",
         "circuit": found.client.circuit_state if found.client is not None else "n/a",
+        "rollback": found.rollback.view(),
     }
     return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
