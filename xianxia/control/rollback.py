@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from xianxia.control.killswitch import SWITCHED_BY
 from xianxia.control.mode import ModeState, ModeSwitch, this_worker
 from xianxia.control.window import CallTally, WindowFigures
 from xianxia.llm.clock import Clock
@@ -105,7 +106,7 @@ class RollbackWatch:
         state = self._modes.state
         return {
             "enabled": self.enabled,
-            "rolled_back": state.mode == "off" and state.changed_by in (ROLLED_BY, "upstream"),
+            "rolled_back": state.mode == "off" and state.changed_by in (ROLLED_BY, SWITCHED_BY),
             "limits": self.limits.as_dict(),
             "window": None if self._last is None else self._last.as_dict(),
         }
