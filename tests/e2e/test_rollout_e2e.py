@@ -84,8 +84,16 @@ def test_a_quarter_share_then_an_automatic_rollback_when_the_upstream_fails(tmp_
         ):
             switched = client.put("/api/admin/mode", json={"mode": "async", "share": 0.25}, headers=ADMIN)
             assert switched.status_code == 200 and switched.json()["share"] == 0.25
-            # The other worker follows within its poll (0.5 s); the admin GET reads the store itself.
+            # The admin GET reads the store itself; each worker follows within its poll (0.5 s).
             assert client.get("/api/admin/mode", headers=ADMIN).json()["share"] == 0.25
+            following: set[int] = set()
+            for _ in range(200):  # a bounded wait until both workers have answered with the new share
+                probe = httpx.get(f"{server.base_url}/readyz").json()  # a new connection: either worker answers
+                if probe["checks"]["llm"]["share"] == 0.25:
+                    following.add(probe["pid"])
+                if len(following) == 2:
+                    break
+            assert len(following) == 2, following
             before = httpx.get(f"{upstream_url}/_stats").json()["requests_total"]
             players = Players(client)
             t0 = time.monotonic()
@@ -115,7 +123,7 @@ def test_a_quarter_share_then_an_automatic_rollback_when_the_upstream_fails(tmp_
             ready = [client.get("/readyz") for _ in range(4)]
             assert players.act(ids[0]) == "rules"
     tripped_after = audit[0]["at"] - failed_at_wall
-    print(f"\nrollback: stored {tripped_after:.1f} s after the upstream began failing, seen {took:.1f} s after", rounds)
+    print(f"\nrollback: stored {tripped_after:.1f} s after the upstream failed, seen {took:.1f} s ({rounds} rounds)")
 
     expected_async = sum(player_bucket(player) < 0.25 for player in ids)
     assert 70 <= expected_async <= 130  # about a quarter of 400

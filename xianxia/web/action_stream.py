@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -17,7 +17,7 @@ from xianxia.web.sse import error_event, event, stream_response
 log = structlog.get_logger(__name__)
 
 #: Runs one action, telling the callback each piece of narration as it is written.
-StreamedRun = Callable[[Callable[[str], None]], Awaitable[ActionAnswer]]
+StreamedRun = Callable[[Callable[[str], None]], Coroutine[Any, Any, ActionAnswer]]
 
 
 async def streamed_action(run: StreamedRun) -> Response:
@@ -31,7 +31,7 @@ async def streamed_action(run: StreamedRun) -> Response:
     pieces: asyncio.Queue[str] = asyncio.Queue()
     # The action binds its log fields (player, intent, law) in its own context: read back for the last line.
     context = contextvars.copy_context()
-    action = asyncio.get_running_loop().create_task(run(pieces.put_nowait), context=context)
+    action: asyncio.Task[ActionAnswer] = asyncio.get_running_loop().create_task(run(pieces.put_nowait), context=context)
     getter: asyncio.Future[str] = asyncio.ensure_future(pieces.get())
     try:
         await _either(action, getter)

@@ -351,4 +351,5 @@ class HealthOut(BaseModel):
 
 class ReadyOut(BaseModel):
     status: Literal["ready", "unavailable"]
+    pid: int = Field(description="the worker process that answered")
     checks: dict[str, Any]

@@ -46,12 +46,14 @@ async def readyz() -> tuple[dict[str, Any], int]:
     checks["llm"] = {
         "mode": found.modes.current,
         "requested": state.mode,
+        "share": state.share,
         "changed_by": state.changed_by,
         "reason": state.reason or found.modes.unavailable_reason or "",
         "circuit": found.client.circuit_state if found.client is not None else "n/a",
         "rollback": found.rollback.view(),
     }
-    return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    body = {"status": "ready" if ready else "unavailable", "pid": os.getpid(), "checks": checks}
+    return body, 200 if ready else 503
 
 
 @blueprint.get("/metrics")
