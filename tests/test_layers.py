@@ -1,7 +1,7 @@
 """Imports point down the layers, packages form no cycle, and the product ships no test double.
 
 Layers, lowest first (DESIGN.md): world ← engine ← support (config, logs, metrics) ← services (llm, parsing,
-store, tasks, control, legacy) ← game ← web ← serve (the supervisor and its workers) ← the command line.
+store, tasks, control, legacy) ← game ← web ← serve (the supervisor and its workers) and worker (Celery's) ← the command line.
 A module may import its own layer or a lower one.
 """
 
@@ -25,7 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"llm", "parsing", "store", "tasks", "control", "legacy"}),
     frozenset({"game"}),
     frozenset({"web"}),
-    frozenset({"serve"}),
+    frozenset({"serve", "worker"}),  # worker: the Celery worker's entry point, which builds the services
     frozenset({"__main__", "__init__"}),
 )
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     idempotency_ttl: float = Field(24 * 3600.0, gt=0, validation_alias="XIANXIA_IDEMPOTENCY_TTL")
     task_retention: float = Field(7 * 24 * 3600.0, gt=0, validation_alias="XIANXIA_TASK_RETENTION")
     retention_interval: float = Field(600.0, gt=0, validation_alias="XIANXIA_RETENTION_INTERVAL")
+    # redis://…: batch tasks go to Celery workers (`make worker`), Redis as broker and result backend; unset: in-process.
+    task_broker: str | None = Field(None, validation_alias="XIANXIA_TASK_BROKER")
+    task_queue: str = Field("xianxia-tasks", min_length=1, max_length=128, validation_alias="XIANXIA_TASK_QUEUE")
+    # Seconds before Redis hands a task whose worker vanished (machine lost) to another worker.
+    task_visibility_timeout: float = Field(300.0, ge=1, validation_alias="XIANXIA_TASK_VISIBILITY_TIMEOUT")
 
     # Serving (xianxia/serve): how workers accept, time out and drain connections.
     # Seconds a draining worker lets accepted requests finish; unset: LLM_TIMEOUT + 10, so an LLM call can end.
@@ -121,7 +126,7 @@ class Settings(BaseSettings):
     llm_global_calls_per_minute: int = Field(1000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_MINUTE")
     llm_global_calls_per_day: int = Field(50000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_DAY")
 
-    @field_validator("admin_token", "llm_token", "deepseek_api_key", "redis_url")
+    @field_validator("admin_token", "llm_token", "deepseek_api_key", "redis_url", "task_broker")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -135,7 +140,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a rate limit such as '10/minute' or '20/2seconds;100/hour'") from exc
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "task_broker")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):

@@ -62,13 +62,22 @@ class LLMGateway:
 
         async def one(prompt: str) -> dict[str, Any]:
             async with gate:
-                try:
-                    return await self.chat(prompt)
-                except LLMError as exc:
-                    log.info("llm_batch_item_failed", error=type(exc).__name__)
-                    return {"error": describe_error(exc)}
+                return await self.batch_item(prompt)
 
         return list(await asyncio.gather(*(one(prompt) for prompt in prompts)))
+
+    @property
+    def batch_concurrency(self) -> int:
+        """How many prompts of one batch run at once."""
+        return self._batch_concurrency
+
+    async def batch_item(self, prompt: str) -> dict[str, Any]:
+        """One prompt of a batch: its answer, or its error in the API's shape (it does not fail the batch)."""
+        try:
+            return await self.chat(prompt)
+        except LLMError as exc:
+            log.info("llm_batch_item_failed", error=type(exc).__name__)
+            return {"error": describe_error(exc)}
 
     async def run_batch_task(self, payload: dict[str, Any]) -> Any:
         """The task runner's handler for queued batches."""

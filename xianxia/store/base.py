@@ -266,6 +266,22 @@ class Store(Protocol):
     async def touch_tasks(self, owner: str, task_ids: list[str]) -> None:
         """Refresh `updated_at` of running tasks this owner still works on (a heartbeat)."""
 
+    async def claim_task(self, task_id: str, owner: str, *, stale_before: float) -> TaskRecord | None:
+        """Mark one task running under `owner`, unless another owner holds it and heartbeated since `stale_before`.
+
+        A pending task, one `owner` already holds, or one whose holder went silent is claimed (the record as
+        now stored); a finished task, one held by a live owner, or no such task answers None.
+        """
+
+    async def task_statuses(self, task_ids: list[str]) -> dict[str, TaskStatus]:
+        """The status of each task that still exists, by id."""
+
+    async def save_task_result(self, task_id: str, index: int, result: Any) -> None:
+        """Save the answer to prompt `index` of a task; the first answer saved for a prompt is kept."""
+
+    async def task_results(self, task_id: str) -> dict[int, Any]:
+        """Every saved answer of a task, by prompt index."""
+
     async def purge_expired(self, *, idempotency_before: float, tasks_before: float) -> PurgeCounts:
         """Delete idempotency answers created before, and finished tasks last updated before, the cutoffs.
 

@@ -24,6 +24,7 @@ from xianxia.store.schema import (
     PLAYERS,
     SCHEMA_MIGRATIONS,
     SETTINGS,
+    TASK_RESULTS,
     TASKS,
     TASKS_CLAIMABLE,
     Index,
@@ -57,6 +58,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "expiring idempotency keys by age", (IDEMPOTENCY_EXPIRY,)),
     Migration(3, "an audit log of setting changes (the LLM mode: by hand or automatic)", (AUDIT_LOG, AUDIT_LOG_NEWEST)),
     Migration(4, "LLM call counts per worker and flush, for the rollback watch's window", (LLM_CALLS, LLM_CALLS_AT)),
+    Migration(5, "batch tasks save each prompt's answer (a redelivered task resumes)", (TASK_RESULTS,)),
 )
 
 

@@ -125,6 +125,18 @@ TASKS = Table(
     primary_key=("id",),
 )
 
+#: One saved answer per prompt of a batch task, so a redelivered task only calls the upstream for the rest.
+TASK_RESULTS = Table(
+    "task_results",
+    (
+        Column("task_id", "text", references="tasks(id)"),
+        Column("idx", "integer"),
+        Column("result", "text"),  # the prompt's answer as JSON ({"text"} or {"error"})
+        Column("created_at", "real"),
+    ),
+    primary_key=("task_id", "idx"),
+)
+
 #: Which migrations ran, and when; the same table on every backend.
 SCHEMA_MIGRATIONS = Table(
     "schema_migrations",

@@ -35,6 +35,7 @@ from xianxia.store.base import (
 from xianxia.store.codec import (
     Row,
     audit_record,
+    dump_json,
     dump_optional_json,
     load_json,
     log_entry,
@@ -207,6 +208,30 @@ class SQLStore(GroupCommitting):
         ids, id_params = self.dialect.in_list("id", task_ids)
         statement = self.dialect.sql(sql.TOUCH_TASKS.format(ids=ids))
         await self._execute("touch_tasks", statement, (time.time(), owner, *id_params))
+
+    async def claim_task(self, task_id: str, owner: str, *, stale_before: float) -> TaskRecord | None:
+        check_text("task_id", task_id)
+        params = (owner, time.time(), task_id, owner, stale_before)
+        rows = await self._write("claim_task", self.dialect.sql(sql.CLAIM_TASK), params)
+        return task_record(rows[0]) if rows else None
+
+    async def task_statuses(self, task_ids: list[str]) -> dict[str, TaskStatus]:
+        if not task_ids:
+            return {}
+        ids, id_params = self.dialect.in_list("id", task_ids)
+        rows = await self._fetch("task_statuses", self.dialect.sql(sql.SELECT_TASK_STATUSES.format(ids=ids)), id_params)
+        return {str(row["id"]): row["status"] for row in rows}
+
+    async def save_task_result(self, task_id: str, index: int, result: Any) -> None:
+        check_text("task_id", task_id)
+        check_integer("index", index)
+        params = (task_id, index, dump_json(result), time.time())
+        await self._execute("save_task_result", self.dialect.sql(sql.INSERT_TASK_RESULT), params)
+
+    async def task_results(self, task_id: str) -> dict[int, Any]:
+        check_text("task_id", task_id)
+        rows = await self._read("task_results", sql.SELECT_TASK_RESULTS, task_id)
+        return {int(row["idx"]): load_json(row["result"]) for row in rows}
 
     async def purge_expired(self, *, idempotency_before: float, tasks_before: float) -> PurgeCounts:
         """Forget idempotency answers and finished tasks older than the cutoffs; the action log stays."""

@@ -58,6 +58,21 @@ CLAIM_TASKS = (
 )
 #: `{ids}` is `Dialect.in_list("id", …)`.
 TOUCH_TASKS = "UPDATE tasks SET updated_at = ? WHERE owner = ? AND status IN ('pending', 'running') AND {ids}"
+#: Parameters: owner, now, task id, owner, stale_before. Takes a pending task, one this owner already holds, or
+#: one whose holder stopped heartbeating; a task another live owner runs is left alone (no row).
+CLAIM_TASK = (
+    "UPDATE tasks SET status = 'running', owner = ?, updated_at = ?"
+    " WHERE id = ? AND (status = 'pending' OR (status = 'running' AND (owner = ? OR updated_at < ?)))"
+    " RETURNING *"
+)
+#: `{ids}` is `Dialect.in_list("id", …)`.
+SELECT_TASK_STATUSES = "SELECT id, status FROM tasks WHERE {ids}"
+#: The first answer saved for a prompt wins; a second delivery's copy is dropped.
+INSERT_TASK_RESULT = (
+    "INSERT INTO task_results (task_id, idx, result, created_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (task_id, idx) DO NOTHING"
+)
+SELECT_TASK_RESULTS = "SELECT idx, result FROM task_results WHERE task_id = ? ORDER BY idx"
 
 #: The rollback watch's samples: one row per worker and flush, summed over a window. `{latency}` is filled once,
 #: below, from the schema's column names (constants, never input).

@@ -31,6 +31,18 @@ class TaskObserver(Protocol):
     def task_finished(self, status: str) -> None: ...
 
 
+class TaskQueue(Protocol):
+    """Where the API submits tasks: this process (`TaskRunner`) or Celery workers (`CeleryTaskQueue`)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, kind: str, payload: dict[str, Any]) -> TaskRecord: ...
+
+    def snapshot(self) -> tuple[int, int, float]: ...
+
+
 class TaskRunner:
     """Executes tasks of known kinds in this process, with heartbeats so others can tell it is alive."""
 

@@ -127,6 +127,12 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         503,
+        "task_queue_unavailable",
+        "`mode: task` with `XIANXIA_TASK_BROKER` set: the broker (Redis) did not take the task; it is stored as failed.",
+        "Retry after `Retry-After`; operators: check Redis and the Celery workers (docs/OPERATIONS.md).",
+    ),
+    ErrorCode(
+        503,
         "unavailable",
         "A dependency is off; through nginx: no instance answered.",
         "Retry after `Retry-After`.",

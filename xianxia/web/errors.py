@@ -23,6 +23,7 @@ from xianxia.llm.errors import (
     error_code,
 )
 from xianxia.store.base import InvalidParameter, StoreUnavailable
+from xianxia.tasks.celery_queue import TaskBrokerUnavailable
 from xianxia.tasks.runner import TaskQueueFull
 from xianxia.web.responses import json_response
 from xianxia.web.services import services
@@ -205,6 +206,7 @@ ERRORS: tuple[ErrorRule, ...] = (
         said("this Idempotency-Key was already used for a different action; use a new key for a new action"),
     ),
     ErrorRule(TaskQueueFull, 429, "too_many_tasks", retry_after=5),
+    ErrorRule(TaskBrokerUnavailable, 503, "task_queue_unavailable", retry_after=5),
     ErrorRule(ActionContention, 409, "conflict", said("the player changed too often meanwhile; retry the action"), 1),
     ErrorRule(
         StoreUnavailable,

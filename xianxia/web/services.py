@@ -30,7 +30,7 @@ from xianxia.process_metrics import ProcessSampler, RecentPlayers
 from xianxia.store.base import Store
 from xianxia.store.factory import create_store
 from xianxia.store.retention import Retention
-from xianxia.tasks.runner import TaskRunner
+from xianxia.tasks.runner import TaskQueue, TaskRunner
 from xianxia.world import World, load_world
 
 log = structlog.get_logger(__name__)
@@ -71,7 +71,7 @@ class Services:
     parser: IntentParser
     game: GameService
     gateway: LLMGateway
-    tasks: TaskRunner
+    tasks: TaskQueue
     sampler: ProcessSampler
     retention: Retention
     client: DeepSeekClient | None = None
@@ -141,14 +141,7 @@ class Services:
         observe = ActionMetrics(metrics, recent_players, llm_parser=client is not None)
         game = GameService(world, store, parser, dialogue=dialogue, observe=observe)
         gateway = LLMGateway(client, _mode_of(modes), batch_concurrency=settings.llm_max_concurrency)
-        tasks = TaskRunner(
-            store,
-            {"llm_batch": gateway.run_batch_task},
-            heartbeat_seconds=settings.task_heartbeat_seconds,
-            stale_after=settings.task_stale_seconds,
-            max_running=settings.task_max_running,
-            observer=metrics,
-        )
+        tasks = _task_queue(settings, store, gateway, metrics)
         sampler = ProcessSampler(
             metrics,
             probes=(
@@ -221,6 +214,30 @@ class Services:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
+
+
+def _task_queue(settings: Settings, store: Store, gateway: LLMGateway, metrics: Metrics) -> TaskQueue:
+    """Celery workers when a broker is configured (several machines), else this process's runner."""
+    if settings.task_broker is not None:
+        # Imported here: an instance without a broker never loads Celery.
+        from xianxia.tasks.celery_app import create_celery
+        from xianxia.tasks.celery_queue import CeleryTaskQueue
+
+        return CeleryTaskQueue(
+            store,
+            create_celery(settings),
+            queue=settings.task_queue,
+            refresh_seconds=settings.task_heartbeat_seconds,
+            observer=metrics,
+        )
+    return TaskRunner(
+        store,
+        {"llm_batch": gateway.run_batch_task},
+        heartbeat_seconds=settings.task_heartbeat_seconds,
+        stale_after=settings.task_stale_seconds,
+        max_running=settings.task_max_running,
+        observer=metrics,
+    )
 
 
 def _mode_of(modes: ModeSwitch) -> Callable[[], LLMMode]:

@@ -99,6 +99,7 @@ def create_fake_app(config: FakeConfig, interpret: Interpreter | None = None) ->
     app.router.add_get("/_interpreter", _get_interpreter)
     app.router.add_put("/_interpreter", _put_interpreter)
     app.router.add_get("/_stats", _get_stats)
+    app.router.add_get("/_stats/prompts", _get_prompt_stats)
     app.router.add_post("/_reset", _reset)
     app.on_shutdown.append(_release_waiters)
     return app
@@ -191,6 +192,9 @@ async def _chat_completions(request: web.Request) -> web.StreamResponse:
         state.stats.outcome("bad_request")
         return _error(400, _first_error(exc), "invalid_request_error")
     state.stats.outcome(fault or "ok")
+    users = [message.content for message in chat.messages if message.role == "user" and message.content is not None]
+    if users:
+        state.stats.prompt(users[-1])
     if fault is not None:
         log.debug("fault_injected", fault=fault, path=request.path)
     await asyncio.sleep(state.picker.latency)
@@ -306,6 +310,11 @@ async def _put_interpreter(request: web.Request) -> web.StreamResponse:
 
 async def _get_stats(request: web.Request) -> web.StreamResponse:
     return _json(request.app[STATE].stats.snapshot().model_dump(mode="json"))
+
+
+async def _get_prompt_stats(request: web.Request) -> web.StreamResponse:
+    """How many chat requests each prompt (the last user message) arrived in, since start or the last reset."""
+    return _json(dict(request.app[STATE].stats.by_prompt))
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:

@@ -33,6 +33,7 @@ class Stats:
         self.by_outcome: Counter[str] = Counter()
         self.max_in_flight = self.in_flight
         self._bodies: set[bytes] = set()
+        self.by_prompt: Counter[str] = Counter()  # the last user message of each chat (`GET /_stats/prompts`)
 
     def started(self, path: str) -> None:
         self.requests_total += 1
@@ -45,6 +46,9 @@ class Stats:
 
     def outcome(self, name: str) -> None:
         self.by_outcome[name] += 1
+
+    def prompt(self, text: str) -> None:
+        self.by_prompt[text] += 1
 
     def body(self, raw: bytes) -> None:
         self._bodies.add(hashlib.blake2b(raw, digest_size=16).digest())
