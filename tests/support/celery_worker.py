@@ -51,9 +51,20 @@ def forget_broker_keys(env: Mapping[str, str]) -> None:
 class Worker:
     process: subprocess.Popen[bytes]
     log_path: Path
+    offset: int = 0
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait for the worker's `ready.` line (it consumes from then on)."""
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log_path.read_bytes()[self.offset :].decode(errors="replace"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {self.process.returncode}:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"celery worker not ready after {timeout} s:\n{self.logs()}")
+            time.sleep(0.1)
 
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children), as a lost machine would end it."""
@@ -62,8 +73,8 @@ class Worker:
 
 
 @contextmanager
-def celery_worker(env: Mapping[str, str], log_path: Path, *, timeout: float = 30.0) -> Iterator[Worker]:
-    """A running worker on the run's queue with one pool process; stopped (SIGTERM, then SIGKILL) on exit."""
+def celery_worker(env: Mapping[str, str], log_path: Path, *, wait: bool = True) -> Iterator[Worker]:
+    """A worker on the run's queue with one pool process (ready unless `wait` is false); stopped on exit."""
     name = f"test-{secrets.token_hex(3)}@%h"
     command = [sys.executable, "-m", "celery", "-A", "xianxia.worker", "worker", "--loglevel", "INFO"]
     command += ["--pool", "prefork", "--concurrency", "1", "-n", name, "-Q", env["XIANXIA_TASK_QUEUE"]]
@@ -78,14 +89,10 @@ def celery_worker(env: Mapping[str, str], log_path: Path, *, timeout: float = 30
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    worker = Worker(process, log_path, offset)
     try:
-        deadline = time.monotonic() + timeout
-        while "ready." not in log_path.read_bytes()[offset:].decode(errors="replace"):
-            if process.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {process.returncode}:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"celery worker not ready after {timeout} s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield Worker(process, log_path)
+        if wait:
+            worker.wait_ready()
+        yield worker
     finally:
         stop(process)
