@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     idempotency_ttl: float = Field(24 * 3600.0, gt=0, validation_alias="XIANXIA_IDEMPOTENCY_TTL")
     task_retention: float = Field(7 * 24 * 3600.0, gt=0, validation_alias="XIANXIA_TASK_RETENTION")
     retention_interval: float = Field(600.0, gt=0, validation_alias="XIANXIA_RETENTION_INTERVAL")
-    # redis://…: batch tasks go to Celery workers (`make worker`), Redis as broker and result backend; unset: in-process.
+    # redis://…: batch tasks go to Celery workers (`make worker`), Redis as broker and result backend; unset: here.
     task_broker: str | None = Field(None, validation_alias="XIANXIA_TASK_BROKER")
     task_queue: str = Field("xianxia-tasks", min_length=1, max_length=128, validation_alias="XIANXIA_TASK_QUEUE")
     # Seconds before Redis hands a task whose worker vanished (machine lost) to another worker.

@@ -56,5 +56,13 @@ def worker_app(settings: Settings) -> Celery:
     return create_celery(settings, functools.partial(build_worker, settings))
 
 
-# `celery -A xianxia.worker` looks for `app`; built from the environment only when this entry module is imported.
-app = worker_app(Settings())
+@functools.cache
+def _app_from_environment() -> Celery:
+    return worker_app(Settings())
+
+
+def __getattr__(name: str) -> Celery:
+    """`celery -A xianxia.worker` reads `app`: built from the environment on that first read, not at import."""
+    if name == "app":
+        return _app_from_environment()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,3 +89,39 @@ async def test_concurrent_claims_take_each_task_once(backend: Backend) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_one_task_is_claimed_when_pending_held_by_the_same_owner_or_gone_stale(store: AnyStore) -> None:
+    await store.create_task(_task("pending", updated_at=500.0, owner=""))
+    await store.create_task(_task("mine", status="running", updated_at=500.0, owner="w1"))
+    await store.create_task(_task("stale", status="running", updated_at=100.0, owner="w9"))
+    await store.create_task(_task("live", status="running", updated_at=500.0, owner="w9"))
+    await store.create_task(_task("done", status="done", updated_at=100.0))
+
+    claimed = {
+        task_id: await store.claim_task(task_id, "w1", stale_before=200.0)
+        for task_id in ("pending", "mine", "stale", "live", "done", "missing")
+    }
+
+    assert {task_id for task_id, record in claimed.items() if record is not None} == {"pending", "mine", "stale"}
+    assert all(r.status == "running" and r.owner == "w1" for r in claimed.values() if r is not None)
+    live = await store.get_task("live")
+    assert live is not None and live.owner == "w9"  # a live owner keeps its task
+
+
+async def test_each_prompts_first_saved_answer_is_kept_and_purged_with_its_task(store: AnyStore) -> None:
+    await store.create_task(_task("t1", status="done"))
+    await store.create_task(_task("t2"))
+    await store.save_task_result("t1", 1, {"text": "乙"})
+    await store.save_task_result("t1", 0, {"text": "甲"})
+    await store.save_task_result("t1", 0, {"text": "another delivery's answer"})
+    await store.save_task_result("t2", 0, {"error": {"code": "llm_timeout", "message": "slow"}})
+
+    assert await store.task_results("t1") == {0: {"text": "甲"}, 1: {"text": "乙"}}
+    assert await store.task_statuses(["t1", "t2", "gone"]) == {"t1": "done", "t2": "pending"}
+    assert await store.task_statuses([]) == {}
+
+    await store.purge_expired(idempotency_before=0.0, tasks_before=1e12)
+
+    assert await store.task_results("t1") == {}  # its answers went with it
+    assert await store.task_results("t2") == {0: {"error": {"code": "llm_timeout", "message": "slow"}}}

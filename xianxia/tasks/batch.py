@@ -110,18 +110,25 @@ class ResumableBatch:
         saved = await self._store.task_results(task_id)
         missing = [index for index in range(len(prompts)) if index not in saved]
         gate = asyncio.Semaphore(self._chat.batch_concurrency)
+        lost: list[StoreError] = []
 
         async def answer(index: int) -> None:
             async with gate:
+                if lost:  # the store is failing: ask nothing more this delivery
+                    return
                 result = await self._chat.batch_item(prompts[index])
-                await self._store.save_task_result(task_id, index, result)
+                try:
+                    await self._store.save_task_result(task_id, index, result)
+                except StoreError as exc:
+                    lost.append(exc)
 
-        try:
-            async with asyncio.TaskGroup() as group:  # a store failure cancels the rest; the saved answers stay
-                for index in missing:
-                    group.create_task(answer(index))
-        except ExceptionGroup as failed:
-            raise failed.exceptions[0] from None  # the queue retries on the store error itself
+        # Not a task group: an answer already on its way is saved, never cancelled halfway through its write.
+        outcomes = await asyncio.gather(*(answer(index) for index in missing), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        if lost:
+            raise lost[0]  # the queue retries the delivery; what was saved stays saved
         return len(missing)
 
     async def _fail(self, task_id: str, error: str) -> BatchOutcome:

@@ -74,7 +74,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend_transport_options": {"global_keyprefix": prefix},
         "result_expires": 24 * 3600,
         # A broker that is down answers the API within about a second (503), not after minutes of retries.
-        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5},
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.25,
+            "interval_max": 0.5,
+        },
         "worker_hijack_root_logger": False,
     }
 
@@ -97,6 +102,7 @@ def create_celery(settings: Settings, context: Callable[[], WorkerContext] | Non
 def _register_batch_task(app: Celery, runtime: LoopRuntime, *, retry_after: float) -> None:
     @app.task(
         name=BATCH_TASK,
+        shared=False,  # this app's task, over this app's runtime (not added to every Celery app made later)
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,

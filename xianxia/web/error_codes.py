@@ -128,7 +128,7 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     ErrorCode(
         503,
         "task_queue_unavailable",
-        "`mode: task` with `XIANXIA_TASK_BROKER` set: the broker (Redis) did not take the task; it is stored as failed.",
+        "`mode: task` with `XIANXIA_TASK_BROKER` set: the broker (Redis) did not take the task; stored as failed.",
         "Retry after `Retry-After`; operators: check Redis and the Celery workers (docs/OPERATIONS.md).",
     ),
     ErrorCode(
