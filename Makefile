@@ -1,4 +1,4 @@
-# The front door: install, run, run-llm, test, lint, bench, mode. Every target sets up .venv from the project's own files.
+# The front door: install, run, run-llm, worker, test, lint, bench, mode. Every target sets up .venv from the project's own files.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm fakellm test lint bench bench-quick balance mode replay api-docs clean
+.PHONY: install run run-llm worker fakellm test lint bench bench-quick balance mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ run-llm: install
 	XIANXIA_LLM_MODE=$${XIANXIA_LLM_MODE:-async} XIANXIA_ADMIN_TOKEN=$${XIANXIA_ADMIN_TOKEN:-dev-admin} \
 	XIANXIA_LLM_OPEN=$${XIANXIA_LLM_OPEN:-1} \
 	$(BIN)/python -m xianxia serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+# A Celery worker for queued LLM batches (XIANXIA_TASK_BROKER=redis://… and the app's other settings; docs/DEPLOYMENT.md).
+CELERY_FLAGS ?=
+worker: install
+	@test -n "$$XIANXIA_TASK_BROKER" || { echo "set XIANXIA_TASK_BROKER=redis://host:6379/1 (and the app's settings)" >&2; exit 2; }
+	$(BIN)/celery -A xianxia.worker worker --loglevel INFO $(CELERY_FLAGS)
 
 # Only the fake upstream, e.g. for benchmarks or a game started by hand.
 fakellm: install
