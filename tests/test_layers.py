@@ -1,7 +1,8 @@
 """Imports point down the layers, packages form no cycle, and the product ships no test double.
 
 Layers, lowest first (DESIGN.md): world ← engine ← support (config, logs, metrics) ← services (llm, parsing,
-store, tasks, control, legacy) ← game ← web ← serve (the supervisor and its workers) and worker (Celery's) ← the command line.
+store, tasks, control, legacy) ← game ← web ← serve (the supervisor and its workers) and worker (Celery's) ←
+the command line.
 A module may import its own layer or a lower one.
 """
 
