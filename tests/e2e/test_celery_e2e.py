@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
-from tests.support.celery_worker import broker_env, celery_worker, forget_broker_keys, require_redis
+from tests.support.celery_worker import REDIS_URL, broker_env, celery_worker, forget_broker_keys, require_redis
 from tests.support.databases import database_url
 from tests.support.fakellm.process import fake_upstream
 from tests.support.server import hypercorn_server
@@ -46,7 +47,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     forget_broker_keys(broker)
 
 
-def wait_for_task(client: httpx.Client, task_id: str, *, timeout: float = 25.0) -> dict[str, Any]:
+def wait_for_task(client: httpx.Client, task_id: str, prefix: str, *, timeout: float = 25.0) -> dict[str, Any]:
     """Poll the task until it is done or failed (bounded)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -54,12 +55,20 @@ def wait_for_task(client: httpx.Client, task_id: str, *, timeout: float = 25.0) 
         if body["status"] in ("done", "failed"):
             return body
         time.sleep(0.1)
-    raise TimeoutError(f"task {task_id} not finished after {timeout} s: {body}")
+    keys = sorted(key.decode() for key in redis.Redis.from_url(REDIS_URL).scan_iter(match=f"{prefix}:*"))
+    raise TimeoutError(f"task {task_id} not finished after {timeout} s: {body}; broker keys {keys}")
 
 
 def prompt_calls(upstream: str) -> dict[str, int]:
     counts: dict[str, int] = httpx.get(f"{upstream}/_stats/prompts").json()
     return counts
+
+
+def settled(upstream: str, timeout: float = 10.0) -> None:
+    """Wait until the fake upstream holds no request."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(f"{upstream}/_stats").json()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def finished_tasks(client: httpx.Client) -> float:
@@ -87,7 +96,7 @@ def test_a_task_enqueued_on_one_instance_runs_on_a_worker_and_reads_back_on_anot
             assert accepted.status_code == 202, accepted.text
             task_id = accepted.json()["task_id"]
 
-            body = wait_for_task(b, task_id)
+            body = wait_for_task(b, task_id, env["XIANXIA_REDIS_PREFIX"])
             assert body["status"] == "done", body
             assert prompt_calls(upstream) == dict.fromkeys(prompts, 1)
             direct = a.post("/api/llm/batch", json={"prompts": prompts})  # the same prompts, answered in-line
@@ -120,11 +129,12 @@ def test_a_task_whose_worker_is_killed_finishes_on_another_asking_only_for_unsav
                     assert time.monotonic() < deadline, doomed.logs()
                     time.sleep(0.05)
                 doomed.kill()
+                settled(upstream)  # a request already on its way when the worker died is counted, then ends
                 before = prompt_calls(upstream)
                 saved = saved_prompts(env, task_id, prompts)
                 assert client.get(f"/api/llm/tasks/{task_id}").json()["status"] == "running"
 
-                body = wait_for_task(client, task_id)
+                body = wait_for_task(client, task_id, env["XIANXIA_REDIS_PREFIX"])
                 assert body["status"] == "done", survivor.logs()
                 after = prompt_calls(upstream)
 

@@ -51,6 +51,7 @@ def test_tasks_are_acknowledged_late_requeued_when_a_worker_dies_and_fetched_one
     assert config["broker_url"] == config["result_backend"] == REDIS_URL
     options = config["broker_transport_options"]
     assert options["visibility_timeout"] == 40 and options["unacked_restore_interval"] == 10
+    assert options["unacked_mutex_expire"] == 10  # kombu: 300 s; a worker killed holding it blocks restores
     assert options["global_keyprefix"] == config["result_backend_transport_options"]["global_keyprefix"]
     assert options["global_keyprefix"].startswith("test-celery-")
 

@@ -68,6 +68,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": visibility,
             "unacked_restore_interval": max(1, min(60, int(visibility / 4))),
             "unacked_restore_throttle": 1,
+            # The lock a restoring worker holds; one killed while holding it would block every restore this long
+            # (kombu's default: 300 s), so it lasts a fraction of the visibility timeout.
+            "unacked_mutex_expire": max(1, min(300, int(visibility / 4))),
             "socket_timeout": 10.0,
             "socket_connect_timeout": 5.0,
         },
