@@ -69,16 +69,22 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._reload_wanted.set)
         binds = ", ".join(f"http://{address(sock)}" for sock in self.sockets)
         log.info("supervisor_started", pid=os.getpid(), workers=self.size, listening=binds)
-        try:
-            await asyncio.gather(*(self._start_worker() for _ in range(self.size)))
-        except WorkerBootError as exc:
-            log.error("worker_boot_failed", error=str(exc))
+        booted = await asyncio.gather(*(self._start_worker() for _ in range(self.size)), return_exceptions=True)
+        failed = [result for result in booted if isinstance(result, BaseException)]
+        for error in failed:
+            if not isinstance(error, WorkerBootError):
+                raise error
+        if failed and not self.stopping.is_set():
+            log.error("worker_boot_failed", error=str(failed[0]))
             self._stop()
             await self._wait_all()
             return 1
-        # One line operators and scripts can wait for.
-        print(f"xianxia serving on {binds} with {self.size} workers", flush=True)
-        await self._supervise()
+        if self.stopping.is_set():  # SIGTERM while booting: a drain like any other (nothing was served yet)
+            log.info("stopped_while_booting", workers_not_ready=len(failed))
+        else:
+            # One line operators and scripts can wait for.
+            print(f"xianxia serving on {binds} with {self.size} workers", flush=True)
+            await self._supervise()
         await asyncio.gather(*self._replacing, return_exceptions=True)
         await self._wait_all()
         log.info("supervisor_stopped", exit_code=self._exit_code)
@@ -164,6 +170,8 @@ class Supervisor:
         worker = Worker(process)
         self.workers[worker.pid] = worker
         asyncio.get_running_loop().create_task(self._watch(worker))
+        if self.stopping.is_set():  # SIGTERM came while it was being spawned: it drains with the others
+            self._retire(worker)
         try:
             await self._wait_ready(worker, read_fd)
             worker.ready = True
