@@ -13,7 +13,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm worker fakellm test lint bench bench-quick balance mode replay api-docs clean
+.PHONY: install run run-llm worker fakellm test lint bench bench-quick chaos balance mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ bench: install
 # The same scenarios, small (under a minute): a smoke run of the harness, not figures to quote.
 bench-quick: install
 	$(BIN)/python -m tests.bench --profile quick
+
+# Players on the LLM path while the fake upstream fails (40% 5xx, 10% 429), a worker is SIGKILLed, an instance
+# reloaded (SIGHUP) and one drained (SIGTERM) and restarted; the ledger is checked against the store. SQLite (one
+# instance), then PostgreSQL (two instances, a fresh schema). CHAOS_FLAGS: see `python -m tests.chaos.run --help`.
+CHAOS_FLAGS ?=
+chaos: install
+	$(BIN)/python -m tests.chaos.run --backend sqlite $(CHAOS_FLAGS)
+	$(BIN)/python -m tests.chaos.run --backend postgres $(CHAOS_FLAGS)
 
 # Scripted players of four styles over fixed seeds: actions to 筑基, deaths, failures, stones (docs/WORLD.md).
 balance: install

@@ -8,6 +8,8 @@ every connection that is not mid-request at once, even one whose request is alre
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from typing import Any
 
 import structlog
@@ -66,11 +68,32 @@ class GuardedTCPServer(TCPServer):
         else:
             # Draining: a request may already be on the wire (or in our buffer); let it arrive and be served.
             await asyncio.sleep(max(0.0, min(self.limits.drain_grace, deadline - loop.time())))
+            if self._bytes_waiting():
+                # It arrived but a busy loop has not read it yet (the grace is wall time): reading it restarts
+                # this timer as the header clock, so wait for that rather than drop a request we hold.
+                log.info("drain_request_waiting", requests=self.requests)
+                await asyncio.sleep(max(0.0, deadline - loop.time()))
             log.debug("idle_connection_closed", requests=self.requests, reason="draining")
         await asyncio.shield(self._initiate_server_close())
+
+    def _bytes_waiting(self) -> bool:
+        return bytes_waiting(self.reader, self.writer.get_extra_info("socket"))
 
     async def _header_timeout(self) -> None:
         """Close a connection whose request headers take longer than the header limit (a trickling client)."""
         await asyncio.sleep(self.limits.header)
         log.info("connection_cut", reason="header_timeout", seconds=self.limits.header)
         await asyncio.shield(self._initiate_server_close())
+
+
+def bytes_waiting(reader: asyncio.StreamReader, transport_socket: Any) -> bool:
+    """Whether bytes of a request sit unread in the stream's buffer or the kernel's (peeked, not consumed)."""
+    if getattr(reader, "_buffer", b""):
+        return True
+    if transport_socket is None:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(transport_socket.fileno())) as probe:
+            return bool(probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # BlockingIOError: nothing there; others: the connection is gone
+        return False
