@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDic
 LLMMode = Literal["async", "sync", "off"]
 LLM_MODES: tuple[LLMMode, ...] = ("async", "sync", "off")
 EventLoop = Literal["auto", "uvloop", "asyncio"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_DATABASE_URL = "sqlite:///data/xianxia.db"
 
@@ -114,6 +116,8 @@ class Settings(BaseSettings):
     # XIANXIA_REDIS_URL is set (shared by every worker and instance), in this process's memory otherwise.
     rate_limits: bool = Field(True, validation_alias="XIANXIA_RATE_LIMITS")  # off: no limit and no LLM budget
     redis_url: str | None = Field(None, validation_alias="XIANXIA_REDIS_URL")
+    # Proxies (addresses, CIDRs) whose X-Forwarded-For names the client for the per-address limits; none by default.
+    trusted_proxies: str = Field("", validation_alias="XIANXIA_TRUSTED_PROXIES")
     redis_prefix: str = Field("xianxia", min_length=1, max_length=64, validation_alias="XIANXIA_REDIS_PREFIX")
     rate_limit_actions: str = Field("20/2seconds", validation_alias="XIANXIA_RATE_LIMIT_ACTIONS")  # per player
     rate_limit_player_creation: str = Field("10/minute", validation_alias="XIANXIA_RATE_LIMIT_PLAYER_CREATION")
@@ -138,6 +142,12 @@ class Settings(BaseSettings):
             limits.parse_many(value)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate limit such as '10/minute' or '20/2seconds;100/hour'") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
         return value
 
     @field_validator("redis_url", "task_broker")
@@ -184,6 +194,11 @@ class Settings(BaseSettings):
         return found
 
     @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        """`XIANXIA_TRUSTED_PROXIES` as networks (an address is a network of one)."""
+        return parse_networks(self.trusted_proxies)
+
+    @property
     def effective_graceful_timeout(self) -> float:
         """How long a draining worker lets accepted requests finish (an LLM call included)."""
         return self.graceful_timeout if self.graceful_timeout is not None else self.llm_timeout + 10.0
@@ -204,6 +219,17 @@ class Settings(BaseSettings):
     def variables(cls) -> dict[str, str]:
         """Every environment variable the settings read, to its field name."""
         return {str(field.validation_alias): name for name, field in cls.model_fields.items()}
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Addresses and CIDRs separated by commas or spaces (`10.0.0.0/8, 192.168.1.7 ::1`); ValueError names a bad one."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR network (such as 10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 class _MappingSource(EnvSettingsSource):

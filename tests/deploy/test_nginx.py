@@ -172,3 +172,29 @@ def test_a_player_plays_through_nginx_in_front_of_two_instances(nginx: str, tmp_
         )
     access = (tmp_path / "xianxia.access.log").read_text().splitlines()
     assert any('"request_id":"trace-from-the-client"' in line for line in access)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("trusted", [True, False], ids=["nginx-trusted", "no-trusted-proxy"])
+def test_player_creation_is_limited_per_forwarded_client_only_when_nginx_is_trusted(
+    nginx: str, tmp_path: Path, trusted: bool
+) -> None:
+    """nginx appends the peer to X-Forwarded-For; the app reads it only with XIANXIA_TRUSTED_PROXIES naming nginx.
+
+    The test's clients and nginx share 127.0.0.1, so a client's own X-Forwarded-For stands for the address a
+    farther proxy would have written.
+    """
+    env = {
+        "XIANXIA_DATABASE_URL": f"sqlite:///{tmp_path / 'game.db'}",
+        "XIANXIA_RATE_LIMIT_PLAYER_CREATION": "1/hour",
+        **({"XIANXIA_TRUSTED_PROXIES": "127.0.0.1"} if trusted else {}),
+    }
+    with ExitStack() as stack:
+        app = stack.enter_context(hypercorn_server(env, tmp_path / "app.log", rate_limits=True))
+        base = stack.enter_context(nginx_in_front(nginx, tmp_path, [app.base_url.removeprefix("http://")]))
+        client = stack.enter_context(httpx.Client(base_url=base, timeout=30))
+        statuses = [
+            client.post("/api/players", json={"name": "散修"}, headers={"X-Forwarded-For": address}).status_code
+            for address in ("198.51.100.1", "198.51.100.2", "198.51.100.1")
+        ]
+    assert statuses == ([201, 201, 429] if trusted else [201, 429, 429])

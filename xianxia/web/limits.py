@@ -14,6 +14,7 @@ from quart import Quart, current_app, request
 
 from xianxia.config import Settings
 from xianxia.web.errors import APIError, Unprocessable
+from xianxia.web.forwarded import forwarded_client
 from xianxia.web.ratelimit import Counter, Rule, close_counter, memory_counter, redis_counter
 
 EXTENSION_KEY = "xianxia.limits"
@@ -43,6 +44,7 @@ class EdgeLimits:
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.enabled = settings.rate_limits
+        self.trusted_proxies = settings.trusted_proxy_networks
         self._settings = settings
         self._clock = clock
         self._counter: Counter | None = None
@@ -126,8 +128,10 @@ class EdgeLimits:
 
 
 def client_address() -> str:
-    """The peer address of the current request (the proxy's, when one sits in front)."""
-    return request.remote_addr or "unknown"
+    """The client of the current request: the peer, or behind a trusted proxy the rightmost untrusted hop."""
+    return forwarded_client(
+        request.remote_addr, request.headers.getlist("X-Forwarded-For"), edge_limits().trusted_proxies
+    )
 
 
 def edge_limits() -> EdgeLimits:
