@@ -43,6 +43,7 @@ class Cut:
     started: float
     ended: float
     error: str
+    request_id: str  # sent as X-Request-ID: the instance's log lines of this attempt carry it
 
 
 @dataclass
@@ -105,8 +106,9 @@ async def _until_answered(
 ) -> tuple[httpx.Response, int]:
     headers = {"Authorization": f"Bearer {player.token}", "Idempotency-Key": key}
     path = f"/api/players/{player.id}/act"
-    for _ in range(100_000):  # bounded; an instance that never comes back ends the run by its own timeout
+    for attempt in range(100_000):  # bounded; an instance that never comes back ends the run by its own timeout
         started = time.monotonic()
+        headers["X-Request-ID"] = f"{key}.{attempt}"
         try:
             return await client.post(f"{urls[instance]}{path}", json={"text": text}, headers=headers), instance
         except httpx.ConnectError:
@@ -114,5 +116,5 @@ async def _until_answered(
             instance = (instance + 1) % len(urls)
             await asyncio.sleep(0.05)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            ledger.cuts.append(Cut(started, time.monotonic(), type(exc).__name__))
+            ledger.cuts.append(Cut(started, time.monotonic(), type(exc).__name__, headers["X-Request-ID"]))
     raise RuntimeError(f"action {key} was never answered")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from typing import Literal
 import httpx
 
 from tests.chaos.cluster import Instance
-from tests.chaos.players import Ledger, Player, create_players, play
+from tests.chaos.players import Cut, Ledger, Player, create_players, play
 from tests.chaos.verify import Verdict, verify
 from tests.support.databases import database_url
 from tests.support.fakellm.process import fake_upstream
@@ -82,12 +83,31 @@ class Report:
     final_mode: str
     seconds: float
     began: float  # monotonic instant the load began; the disruptions' instants are on the same clock
+    logs: list[Path] = field(default_factory=list)  # the instances' logs, to show what became of a cut request
+
+    def traces(self, request_id: str) -> list[str]:
+        """The events the instances logged for one attempt (by its X-Request-ID), with their status if any."""
+        found = []
+        needle = f'"request_id": "{request_id}"'
+        for path in self.logs:
+            for line in path.read_text(errors="replace").splitlines():
+                if needle in line:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    status = entry.get("status")
+                    found.append(f"{entry.get('event')}{f' {status}' if status is not None else ''}")
+        return found
+
+    def _killed(self, cut: Cut) -> bool:
+        kills = [at for what, at in self.disruptions if what.startswith("SIGKILL")]
+        return any(cut.started <= kill <= cut.ended for kill in kills)
 
     @property
     def empty_replies(self) -> int:
         """Connections closed with no answer while no SIGKILL happened during the request."""
-        kills = [at for what, at in self.disruptions if what.startswith("SIGKILL")]
-        return sum(1 for cut in self.ledger.cuts if not any(cut.started <= kill <= cut.ended for kill in kills))
+        return sum(1 for cut in self.ledger.cuts if not self._killed(cut))
 
     @property
     def problems(self) -> list[str]:
@@ -129,7 +149,8 @@ class Report:
             f"empty replies from a draining process: {self.empty_replies}",
             *(
                 f"  closed with no answer: {cut.error}, sent at {cut.started - self.began:.2f}s, "
-                f"closed at {cut.ended - self.began:.2f}s"
+                f"closed at {cut.ended - self.began:.2f}s, X-Request-ID {cut.request_id}"
+                + ("" if self._killed(cut) else f"; logged: {self.traces(cut.request_id)}")
                 for cut in ledger.cuts
             ),
             f"failed player actions: {len(ledger.failed)}",
@@ -230,6 +251,7 @@ async def drive(scenario: Scenario, instances: list[Instance], upstream_url: str
         final_mode=final_mode,
         seconds=seconds,
         began=began,
+        logs=[instance.log_path for instance in instances],
     )
 
 
