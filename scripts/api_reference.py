@@ -130,9 +130,14 @@ def example_body(method: str, path: str, schema: dict[str, Any], document: dict[
     return body
 
 
+def wants_admin(path: str) -> bool:
+    """Routes behind the admin token rather than a player's."""
+    return path.startswith("/api/admin") or path == "/metrics"
+
+
 def examples(method: str, path: str, op: dict[str, Any], body: dict[str, Any] | None) -> list[str]:
     """The same call in cURL, Python (httpx) and JavaScript (fetch); tests/deploy/test_api_examples.py runs them."""
-    admin = path.startswith("/api/admin")
+    admin = wants_admin(path)
     needs_token = bool(op.get("security"))
     json_answer = path not in ("/metrics", "/api/llm/chat/stream")  # text: Prometheus, Server-Sent Events
     data = json.dumps(body, ensure_ascii=False) if body is not None else None
@@ -212,9 +217,7 @@ def render(document: dict[str, Any]) -> str:
                 out += ["", op["description"]]
             out.append("")
             if op.get("security"):
-                who = (
-                    "the admin token (`XIANXIA_ADMIN_TOKEN`)" if path.startswith("/api/admin") else "the player's token"
-                )
+                who = "the admin token (`XIANXIA_ADMIN_TOKEN`)" if wants_admin(path) else "the player's token"
                 out += [f"Needs `Authorization: Bearer` with {who}.", ""]
             parameters = op.get("parameters", [])
             if parameters:

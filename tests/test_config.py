@@ -73,6 +73,19 @@ def test_numbers_are_parsed_and_checked() -> None:
         Settings.from_env({"XIANXIA_LLM_MODE": "turbo"})
 
 
+@pytest.mark.parametrize(
+    ("bind", "address"), [("127.0.0.1:9100", ("127.0.0.1", 9100)), ("[::1]:9100", ("::1", 9100)), ("", None)]
+)
+def test_the_metrics_bind_is_host_and_port(bind: str, address: tuple[str, int] | None) -> None:
+    assert Settings.from_env({"XIANXIA_METRICS_BIND": bind}).metrics_address == address
+
+
+@pytest.mark.parametrize("bind", ["9100", "localhost", "host:port", ":9100", "127.0.0.1:70000"])
+def test_a_metrics_bind_that_is_not_host_and_port_is_refused(bind: str) -> None:
+    with pytest.raises(ValidationError, match="XIANXIA_METRICS_BIND"):
+        Settings.from_env({"XIANXIA_METRICS_BIND": bind})
+
+
 def _readme_table_variables() -> set[str]:
     """The variables named in the first cell of each row of README's configuration table."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")

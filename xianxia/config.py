@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, validation_alias="XIANXIA_ADMIN_TOKEN")
     # When set, the /api/llm routes need it as a bearer token.
     llm_token: str | None = Field(None, validation_alias="XIANXIA_LLM_TOKEN")
+    # host:port of a listener of its own (in the supervisor) serving /metrics without a credential;
+    # on the main port /metrics always needs the admin token.
+    metrics_bind: str | None = Field(None, validation_alias="XIANXIA_METRICS_BIND")
 
     max_body_bytes: int = Field(64 * 1024, ge=1024, validation_alias="XIANXIA_MAX_BODY_BYTES")
     max_text_chars: int = Field(500, ge=1, validation_alias="XIANXIA_MAX_TEXT_CHARS")
@@ -130,10 +133,17 @@ class Settings(BaseSettings):
     llm_global_calls_per_minute: int = Field(1000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_MINUTE")
     llm_global_calls_per_day: int = Field(50000, ge=1, validation_alias="XIANXIA_LLM_GLOBAL_CALLS_PER_DAY")
 
-    @field_validator("admin_token", "llm_token", "deepseek_api_key", "redis_url", "task_broker")
+    @field_validator("admin_token", "llm_token", "deepseek_api_key", "redis_url", "task_broker", "metrics_bind")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("metrics_bind")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_address(value)
+        return value
 
     @field_validator("rate_limit_actions", "rate_limit_player_creation", "rate_limit_auth_failures", "rate_limit_llm")
     @classmethod
@@ -199,6 +209,11 @@ class Settings(BaseSettings):
         return parse_networks(self.trusted_proxies)
 
     @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, when XIANXIA_METRICS_BIND is set."""
+        return None if self.metrics_bind is None else split_address(self.metrics_bind)
+
+    @property
     def effective_graceful_timeout(self) -> float:
         """How long a draining worker lets accepted requests finish (an LLM call included)."""
         return self.graceful_timeout if self.graceful_timeout is not None else self.llm_timeout + 10.0
@@ -230,6 +245,15 @@ def parse_networks(value: str) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or CIDR network (such as 10.0.0.0/8)") from None
     return tuple(networks)
+
+
+def split_address(value: str) -> tuple[str, int]:
+    """`host:port` or `[v6 host]:port` to (host, port); ValueError naming the expected form otherwise."""
+    host, colon, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:9100 or [::1]:9100)")
+    return host, int(port)
 
 
 class _MappingSource(EnvSettingsSource):

@@ -230,9 +230,14 @@ class Metrics:
         directory = multiprocess_dir()
         if directory is None:
             return generate_latest(self.registry)
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
+        return render_multiprocess(directory)
+
+
+def render_multiprocess(directory: str) -> bytes:
+    """Every worker's samples in `directory`, summed as each metric's multiprocess mode says."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def mark_worker_dead(pid: int) -> None:

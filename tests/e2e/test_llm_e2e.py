@@ -89,7 +89,7 @@ def test_llm_path_fallback_and_mode_switch_across_workers(tmp_path: Path) -> Non
             chat = client.post("/api/llm/chat", json={"prompt": "你好"})
             assert chat.status_code == 503
 
-            metrics = client.get("/metrics").text
+            metrics = client.get("/metrics", headers=ADMIN).text
             assert "xianxia_parser_decisions_total" in metrics
             assert "xianxia_http_requests_total" in metrics
 

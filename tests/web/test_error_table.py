@@ -31,7 +31,7 @@ RAISED: dict[str, Exception] = {
 
 @pytest.fixture
 def app(tmp_path: Path) -> Quart:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}", log_level="WARNING"))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}", log_level="WARNING", admin_token="s3cret"))
 
     @app.get("/raise/<name>")
     async def _raise(name: str) -> str:
@@ -74,7 +74,8 @@ async def test_an_api_errors_own_headers_are_sent(app: Quart) -> None:
 async def test_a_store_outage_is_counted(app: Quart) -> None:
     async with app.test_app():
         await app.test_client().get("/raise/store_down")
-        metrics = await (await app.test_client().get("/metrics")).get_data(as_text=True)
+        scraped = await app.test_client().get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        metrics = await scraped.get_data(as_text=True)
     assert 'xianxia_store_errors_total{source="request"} 1.0' in metrics
 
 

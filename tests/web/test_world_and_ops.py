@@ -60,14 +60,43 @@ async def test_json_keeps_chinese_readable(client: TestClientProtocol) -> None:
     assert "炼气".encode() in raw and b"\\u" not in raw
 
 
-async def test_docs_page_and_metrics_are_served(client: TestClientProtocol) -> None:
+async def test_docs_page_is_served(client: TestClientProtocol) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "openapi.json" in await docs.get_data(as_text=True)
-    await client.get("/api/world/realms")
-    metrics = await client.get("/metrics")
-    assert metrics.status_code == 200
+
+
+async def test_metrics_are_served_for_the_admin_token(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", log_level="WARNING", admin_token="s3cret")
+    async with create_app(settings).test_app() as running:
+        client = running.test_client()
+        await client.get("/api/world/realms")
+        anonymous = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer s3cre"})
+        metrics = await client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert anonymous.status_code == 401 and (await anonymous.get_json())["error"]["code"] == "unauthorized"
+    assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+    assert wrong.status_code == 403 and (await wrong.get_json())["error"]["code"] == "forbidden"
+    assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
     text = await metrics.get_data(as_text=True)
     assert 'xianxia_http_requests_total{method="GET",route="/api/world/realms",status="200"} 1.0' in text
+    assert "xianxia_" not in await anonymous.get_data(as_text=True)
+
+
+async def test_metrics_are_off_like_the_admin_routes_without_an_admin_token(client: TestClientProtocol) -> None:
+    response = await client.get("/metrics", headers={"Authorization": "Bearer anything"})
+    assert response.status_code == 404
+    body = await response.get_json()
+    assert body["error"]["code"] == "not_found" and "XIANXIA_METRICS_BIND" in body["error"]["message"]
+
+
+async def test_with_a_metrics_bind_the_main_port_still_wants_the_admin_token(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'm.db'}", log_level="WARNING", metrics_bind="127.0.0.1:9100"
+    )
+    async with create_app(settings).test_app() as running:
+        response = await running.test_client().get("/metrics")
+    assert response.status_code == 404
+    assert "127.0.0.1:9100" in (await response.get_json())["error"]["message"]
 
 
 class UnreachableStore(SQLiteStore):
@@ -96,5 +125,4 @@ async def test_openapi_documents_errors_auth_and_every_route(client: TestClientP
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            if path != "/metrics":
-                assert operation["responses"], f"{method.upper()} {path} documents no response"
+            assert operation["responses"], f"{method.upper()} {path} documents no response"

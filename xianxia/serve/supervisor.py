@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from xianxia.config import Settings
-from xianxia.metrics import mark_worker_dead
+from xianxia.metrics import mark_worker_dead, multiprocess_dir
+from xianxia.serve.metrics_listener import MetricsListener
 from xianxia.serve.sockets import address, bind
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,13 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._reload_wanted.set)
         binds = ", ".join(f"http://{address(sock)}" for sock in self.sockets)
         log.info("supervisor_started", pid=os.getpid(), workers=self.size, listening=binds)
+        metrics = self._metrics_listener()
+        if metrics is not None:
+            try:
+                await metrics.start()
+            except OSError as exc:
+                log.error("bind_failed", address=self.settings.metrics_bind, error=str(exc))
+                return 1
         booted = await asyncio.gather(*(self._start_worker() for _ in range(self.size)), return_exceptions=True)
         failed = [result for result in booted if isinstance(result, BaseException)]
         for error in failed:
@@ -78,17 +86,33 @@ class Supervisor:
             log.error("worker_boot_failed", error=str(failed[0]))
             self._stop()
             await self._wait_all()
+            if metrics is not None:
+                await metrics.close()
             return 1
         if self.stopping.is_set():  # SIGTERM while booting: a drain like any other (nothing was served yet)
             log.info("stopped_while_booting", workers_not_ready=len(failed))
         else:
             # One line operators and scripts can wait for.
             print(f"xianxia serving on {binds} with {self.size} workers", flush=True)
+            if metrics is not None:
+                print(f"xianxia metrics on http://{metrics.address}/metrics", flush=True)
             await self._supervise()
         await asyncio.gather(*self._replacing, return_exceptions=True)
         await self._wait_all()
+        if metrics is not None:
+            await metrics.close()  # last: a final scrape still sees every worker's last samples
         log.info("supervisor_stopped", exit_code=self._exit_code)
         return self._exit_code
+
+    def _metrics_listener(self) -> MetricsListener | None:
+        """The unauthenticated scrape listener when XIANXIA_METRICS_BIND is set."""
+        where = self.settings.metrics_address
+        if where is None:
+            return None
+        directory = multiprocess_dir()
+        if directory is None:
+            raise RuntimeError("XIANXIA_METRICS_BIND needs PROMETHEUS_MULTIPROC_DIR (python -m xianxia serve sets it)")
+        return MetricsListener(*where, directory, header_timeout=self.settings.header_timeout)
 
     def _stop(self) -> None:
         if self.stopping.is_set():

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import structlog
 from quart import request
 
 from xianxia.store.base import PlayerRecord
-from xianxia.web.errors import Forbidden, Unauthorized
+from xianxia.web.errors import Forbidden, NotFound, Unauthorized
 from xianxia.web.limits import edge_limits
 from xianxia.web.services import services
+
+log = structlog.get_logger(__name__)
 
 
 def bearer_token() -> str:
@@ -42,3 +45,17 @@ async def authorized_player(player_id: str) -> PlayerRecord:
 def same_secret(presented: str, expected: str) -> bool:
     """Constant-time comparison of fixed-length digests, so length leaks nothing either."""
     return hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), hashlib.sha256(expected.encode()).digest())
+
+
+async def require_admin(off: str) -> None:
+    """The admin's bearer token, or 401 (none) / 403 (wrong); 404 saying `off` when no admin token is set."""
+    expected = services().settings.admin_token
+    if expected is None:
+        raise NotFound(off)
+    token = bearer_token()
+    limits = edge_limits()
+    await limits.before_authentication()
+    if not same_secret(token, expected):
+        await limits.authentication_failed()
+        log.warning("admin_auth_failed", path=request.path)
+        raise Forbidden("wrong admin token")

@@ -4,36 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from quart import Blueprint, g, request
 from quart_schema import document_response, validate_querystring, validate_request
 
 from xianxia.control.audit import mode_changes
 from xianxia.control.mode import ModeState
-from xianxia.web.auth import bearer_token, same_secret
-from xianxia.web.errors import Forbidden, NotFound
-from xianxia.web.limits import edge_limits
+from xianxia.web.auth import require_admin
 from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
 from xianxia.web.schemas import AuditOut, AuditQuery, ModeIn, ModeOut
 from xianxia.web.services import services
-
-log = structlog.get_logger(__name__)
 
 blueprint = Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
 @blueprint.before_request
 async def _require_admin() -> None:
-    expected = services().settings.admin_token
-    if expected is None:
-        raise NotFound("admin routes are off: XIANXIA_ADMIN_TOKEN is not set")
-    token = bearer_token()
-    limits = edge_limits()
-    await limits.before_authentication()
-    if not same_secret(token, expected):
-        await limits.authentication_failed()
-        log.warning("admin_auth_failed")
-        raise Forbidden("wrong admin token")
+    await require_admin("admin routes are off: XIANXIA_ADMIN_TOKEN is not set")
 
 
 def _mode_body(state: ModeState, previous: ModeState | None = None) -> dict[str, Any]:

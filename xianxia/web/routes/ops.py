@@ -9,7 +9,9 @@ from quart import Blueprint, Response, current_app
 from quart_schema import document_response
 
 from xianxia.store.base import StoreError
+from xianxia.web.auth import require_admin
 from xianxia.web.draining import draining_of
+from xianxia.web.openapi import AUTH_ERRORS, bearer, errors
 from xianxia.web.schemas import HealthOut, ReadyOut
 from xianxia.web.services import services
 
@@ -57,7 +59,18 @@ async def readyz() -> tuple[dict[str, Any], int]:
 
 
 @blueprint.get("/metrics")
+@errors(*AUTH_ERRORS)
+@bearer
 async def metrics() -> Response:
-    """Prometheus text exposition (every worker's samples in multiprocess mode)."""
+    """Prometheus text exposition, every worker's samples summed (the admin token; 404 when that is unset).
+
+    With XIANXIA_METRICS_BIND the supervisor serves the same text on that address without a credential.
+    """
+    settings = services().settings
+    if settings.metrics_bind is not None:
+        off = f"/metrics is served on {settings.metrics_bind} (XIANXIA_METRICS_BIND); here it needs the admin token"
+    else:
+        off = "/metrics is off: set XIANXIA_ADMIN_TOKEN (scrape with that token) or XIANXIA_METRICS_BIND"
+    await require_admin(off)
     found = services().metrics
     return Response(found.render(), content_type=found.content_type)
