@@ -201,6 +201,8 @@ def render(document: dict[str, Any]) -> str:
         "`token`, `admin_token`/`adminToken`, `task_id`/`taskId`). tests/deploy/test_api_examples.py runs",
         "every example below, in all three languages, against a running server.",
         "",
+        info.get("description", ""),
+        "",
         "## Routes",
         "",
     ]

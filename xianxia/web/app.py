@@ -17,6 +17,7 @@ from xianxia import __version__
 from xianxia.config import Settings
 from xianxia.logs import configure_logging
 from xianxia.store.base import Store
+from xianxia.web.contract import ContractOpenAPIProvider
 from xianxia.web.errors import register_error_handlers
 from xianxia.web.headers import add_security_headers
 from xianxia.web.limits import install_limits
@@ -29,6 +30,12 @@ from xianxia.world import World
 log = structlog.get_logger(__name__)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+API_DESCRIPTION = (
+    "Every limit, body and answer here is the running server's own: configured limits are read from its "
+    'settings. Errors are `{"error": {"code", "message"}}` (a 422 adds `fields`). One answer never comes '
+    "from the app: a request line and headers over XIANXIA_MAX_HEADER_BYTES (16 KiB by default) are answered "
+    "431 by hypercorn's HTTP layer itself, with an empty body, before any route sees the request."
+)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -57,8 +64,9 @@ def create_app(
         swagger_ui_path=None,  # /docs is served by the client blueprint, assets from the package
         redoc_ui_path=None,
         scalar_ui_path=None,
-        info={"title": "Xianxia World Engine", "version": __version__},
+        info={"title": "Xianxia World Engine", "version": __version__, "description": API_DESCRIPTION},
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        openapi_provider_class=ContractOpenAPIProvider,  # the app's own limits, required bodies, text answers
     )
     # After QuartSchema, which installs its own JSON provider: Chinese stays readable, fields keep their order.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -102,11 +110,10 @@ def _register_request_context(app: Quart) -> None:
 
     @app.before_request
     async def _json_only() -> None:
-        """A body sent to the API must be JSON; say so instead of failing validation obscurely."""
-        if request.method in BODY_METHODS and request.mimetype and not request.is_json:
-            raise UnsupportedMediaType(
-                f"send the body as JSON (Content-Type: application/json), not {request.mimetype or 'untyped'}"
-            )
+        """A body sent to the API must be JSON (typed so); say so instead of failing validation obscurely."""
+        if request.url_rule is not None and request.method in BODY_METHODS and not request.is_json:
+            given = f"Content-Type {request.mimetype}" if request.mimetype else "no Content-Type"
+            raise UnsupportedMediaType(f"send the body as JSON with Content-Type: application/json, not {given}")
 
     @app.before_request
     async def _bind() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -13,8 +14,23 @@ from xianxia.engine.intents import SlotValue
 from xianxia.store.parameters import MAX_INTEGER
 from xianxia.world.schema import Item, Law, Realm
 
-#: A hard ceiling on action text; the configured (smaller) limit is checked by the route.
-TEXT_CEILING = 10_000
+# Spelled out character by character so that the same class means the same in pydantic's Rust regex, in
+# Python's `re` (what a fuzzer generates from) and in ECMAScript (what a browser validates with).
+#: Control characters other than tab and newline (Unicode category Cc).
+CONTROL = r"\x00-\x08\x0b-\x1f\x7f-\x9f"
+#: Unicode White_Space.
+SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Some character that is not white space (the text is not blank).
+NOT_BLANK = f"[^{SPACE}]"
+#: Action text: not blank, and no control character but tab and newline.
+ACTION_TEXT = f"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+
+Prompt = Annotated[str, Field(min_length=1, pattern=NOT_BLANK, description="not blank")]
+
+
+def is_blank(text: str) -> bool:
+    """True when `text` has nothing but white space (as `NOT_BLANK` sees it)."""
+    return re.search(NOT_BLANK, text) is None
 
 
 class Body(BaseModel):
@@ -50,21 +66,28 @@ class Act(Body):
         },
     )
 
-    text: str | None = Field(None, min_length=1, max_length=TEXT_CEILING)
-    intent: str | None = Field(None, description="one of: " + ", ".join(sorted(ALLOWED_INTENTS)))
+    text: str | None = Field(
+        None, min_length=1, pattern=ACTION_TEXT, description="not blank; no control character but tab and newline"
+    )
+    intent: str | None = Field(None, json_schema_extra={"enum": [*sorted(ALLOWED_INTENTS), None]})
     slots: dict[str, SlotValue] = Field(default_factory=dict, max_length=4)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _clear_text(cls, value: object) -> object:
+        """Say what is wrong in words before the pattern (which states the same rule) would say it in regex."""
+        if isinstance(value, str) and value:
+            if is_blank(value):
+                raise ValueError("text must not be blank")
+            if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in value):
+                # NUL and the like would go verbatim into the transcript and the replay log.
+                raise ValueError("text must not contain control characters (newline and tab are fine)")
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> Act:
         if (self.text is None) == (self.intent is None):
             raise ValueError("give exactly one of 'text' or 'intent'")
-        if self.text is not None and not self.text.strip():
-            raise ValueError("text must not be blank")
-        if self.text is not None and any(
-            unicodedata.category(char) == "Cc" and char not in "\n\t" for char in self.text
-        ):
-            # NUL and the like would go verbatim into the transcript and the replay log.
-            raise ValueError("text must not contain control characters (newline and tab are fine)")
         if self.intent is not None and self.intent not in ALLOWED_INTENTS:
             raise ValueError(f"unknown intent {self.intent!r}; known: {', '.join(sorted(ALLOWED_INTENTS))}")
         return self
@@ -85,9 +108,15 @@ class LogQuery(BaseModel):
     limit: int = Field(1000, ge=1, le=1000)
 
 
-class ErrorDetail(BaseModel):
-    code: str
+class FieldProblem(BaseModel):
+    field: str
     message: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable (docs/API.md lists every code)")
+    message: str
+    fields: list[FieldProblem] | None = Field(None, description="on 422: every field that is wrong")
 
 
 class ErrorBody(BaseModel):
@@ -169,7 +198,7 @@ class LogOut(BaseModel):
 class ChatIn(Body):
     """`POST /api/llm/chat` and `/api/llm/chat/sync`."""
 
-    prompt: str = Field(min_length=1, max_length=TEXT_CEILING, examples=["讲一个筑基修士的故事"])
+    prompt: Prompt = Field(examples=["讲一个筑基修士的故事"])
 
 
 class ChatOut(BaseModel):
@@ -195,7 +224,7 @@ class ParseContextIn(Body):
 class ParseIn(Body):
     """`POST /api/llm/parse`."""
 
-    utterance: str = Field(min_length=1, max_length=TEXT_CEILING, examples=["去坊市"])
+    utterance: Prompt = Field(examples=["去坊市"])
     context: ParseContextIn = Field(default_factory=ParseContextIn)
 
 
@@ -212,7 +241,7 @@ class ParseOut(BaseModel):
 class BatchIn(Body):
     """`POST /api/llm/batch`: at most `LLM_BATCH_MAX` prompts; `mode: task` queues it."""
 
-    prompts: list[str] = Field(min_length=1, examples=[["你好", "何为筑基"]])
+    prompts: list[Prompt] = Field(min_length=1, examples=[["你好", "何为筑基"]])
     mode: Literal["inline", "task"] = "inline"
 
 

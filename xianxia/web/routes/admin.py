@@ -38,7 +38,7 @@ def _mode_body(state: ModeState, previous: ModeState | None = None) -> dict[str,
 
 @blueprint.get("/mode")
 @document_response(ModeOut)
-@errors(*AUTH_ERRORS)
+@errors(*AUTH_ERRORS, 503)
 @bearer
 async def get_mode() -> dict[str, Any]:
     """The LLM mode requested for every worker, and the one in force on this worker."""

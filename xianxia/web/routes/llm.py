@@ -12,9 +12,10 @@ from xianxia.engine import judge
 from xianxia.engine.intents import ParseContext
 from xianxia.game.errors import InvalidRequest
 from xianxia.llm.errors import LLMError
+from xianxia.web.contract import enforce
 from xianxia.web.errors import NotFound
 from xianxia.web.llm_access import guard_llm_route
-from xianxia.web.openapi import BODY_ERRORS, LLM_ERRORS, errors
+from xianxia.web.openapi import BODY_ERRORS, LLM_ACCESS, LLM_ERRORS, STORE_ERRORS, errors
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
 from xianxia.web.sse import error_event, event, stream_response
@@ -26,44 +27,36 @@ blueprint = Blueprint("llm", __name__, url_prefix="/api/llm")
 blueprint.before_request(guard_llm_route)  # credential, per-address limit and budgets: they spend upstream credit
 
 
-def _check_prompt(prompt: str, field: str = "prompt") -> None:
-    limit = services().settings.llm_chat_max_chars
-    if len(prompt) > limit:
-        raise InvalidRequest(field, f"too long: {len(prompt)} characters, the limit is {limit}")
-    if not prompt.strip():
-        raise InvalidRequest(field, "must not be blank")
-
-
 @blueprint.post("/chat")
 @validate_request(ChatIn)
 @document_response(ChatOut)
-@errors(*BODY_ERRORS, *LLM_ERRORS)
+@errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
 async def chat(data: ChatIn) -> dict[str, str]:
     """One prompt through the async client (or the thread pool when the mode is `sync`)."""
-    _check_prompt(data.prompt)
+    enforce(data, services().settings)
     return await services().gateway.chat(data.prompt)
 
 
 @blueprint.post("/chat/sync")
 @validate_request(ChatIn)
 @document_response(ChatOut)
-@errors(*BODY_ERRORS, *LLM_ERRORS)
+@errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
 async def chat_sync(data: ChatIn) -> dict[str, str]:
     """One prompt through the old synchronous client, run in the thread pool."""
-    _check_prompt(data.prompt)
+    enforce(data, services().settings)
     return await services().gateway.chat(data.prompt, path="thread")
 
 
 @blueprint.post("/chat/stream")
 @validate_request(ChatIn)
-@errors(*BODY_ERRORS, *LLM_ERRORS)
+@errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
 async def chat_stream(data: ChatIn) -> Response:
     """One prompt's answer as Server-Sent Events: `token` events as it is written, then `done` (or `error`).
 
     Failures before the first token (retried) answer as JSON errors with their status; after it, the
     stream ends with one `error` event.
     """
-    _check_prompt(data.prompt)
+    enforce(data, services().settings)
     pieces = services().gateway.stream(data.prompt)
     try:
         first = await anext(pieces)
@@ -91,13 +84,11 @@ async def _chat_events(first: str, pieces: AsyncGenerator[str, None]) -> AsyncIt
 @blueprint.post("/parse")
 @validate_request(ParseIn)
 @document_response(ParseOut)
-@errors(*BODY_ERRORS)
+@errors(*BODY_ERRORS, *LLM_ACCESS, *STORE_ERRORS)
 async def parse(data: ParseIn) -> dict[str, Any]:
     """Free text to `{intent, slots, allowed, reason}`; the engine, not the LLM, judges the laws."""
     found = services()
-    limit = found.settings.max_text_chars
-    if len(data.utterance) > limit:
-        raise InvalidRequest("utterance", f"too long: {len(data.utterance)} characters, the limit is {limit}")
+    enforce(data, found.settings)
     world = found.world
     given = data.context
     scene = None if given.scene is None else find_scene(world, given.scene)
@@ -132,15 +123,11 @@ async def parse(data: ParseIn) -> dict[str, Any]:
 @validate_request(BatchIn)
 @document_response(BatchOut)
 @document_response(TaskAccepted, 202)
-@errors(*BODY_ERRORS, *LLM_ERRORS)
+@errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
 async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
     """Many prompts, concurrently within the bound, answers in order; `mode: task` queues them."""
     found = services()
-    limit = found.settings.llm_batch_max
-    if len(data.prompts) > limit:
-        raise InvalidRequest("prompts", f"at most {limit} prompts per batch, got {len(data.prompts)}")
-    for index, prompt in enumerate(data.prompts):
-        _check_prompt(prompt, f"prompts.{index}")
+    enforce(data, found.settings)
     if data.mode == "task":
         found.gateway.check_available()
         record = await found.tasks.submit("llm_batch", {"prompts": data.prompts})
@@ -150,7 +137,7 @@ async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/tasks/<task_id>")
 @document_response(TaskOut)
-@errors(404)
+@errors(404, *LLM_ACCESS, *STORE_ERRORS)
 async def task(task_id: str) -> dict[str, Any]:
     """A queued batch's status and, once done, its results; any worker can answer."""
     record = await services().store.get_task(task_id[:64])

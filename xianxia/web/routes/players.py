@@ -12,8 +12,9 @@ from xianxia.engine import ParsedIntent
 from xianxia.game.errors import InvalidRequest
 from xianxia.web.action_stream import streamed_action
 from xianxia.web.auth import authorized_player
+from xianxia.web.contract import enforce
 from xianxia.web.limits import edge_limits
-from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, bearer, errors
+from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, STORE_ERRORS, bearer, errors
 from xianxia.web.responses import json_response
 from xianxia.web.schemas import (
     Act,
@@ -36,7 +37,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 @blueprint.post("")
 @validate_request(CreatePlayer)
 @document_response(CreatedPlayer, 201)
-@errors(*BODY_ERRORS, 503)
+@errors(*BODY_ERRORS, 429, *STORE_ERRORS)
 async def create_player(data: CreatePlayer) -> Response:
     """Create a player; the answer carries its secret bearer token (shown once)."""
     game = services().game
@@ -46,7 +47,7 @@ async def create_player(data: CreatePlayer) -> Response:
 
 @blueprint.get("/<player_id>")
 @document_response(PlayerEnvelope)
-@errors(*AUTH_ERRORS)
+@errors(*AUTH_ERRORS, *STORE_ERRORS)
 @bearer
 async def get_player(player_id: str) -> Response:
     """The player, for its own token."""
@@ -58,7 +59,7 @@ async def get_player(player_id: str) -> Response:
 @validate_request(Act)
 @document_headers(ActHeaders)
 @document_response(ActionOut)
-@errors(*BODY_ERRORS, *AUTH_ERRORS, 409, 503)
+@errors(*BODY_ERRORS, *AUTH_ERRORS, 409, *STORE_ERRORS)
 @bearer
 async def act(player_id: str, data: Act) -> Response:
     """Say something (`text`) or do something (`intent` + `slots`); exactly once per Idempotency-Key.
@@ -68,9 +69,7 @@ async def act(player_id: str, data: Act) -> Response:
     """
     record = await authorized_player(player_id)
     await edge_limits().action(player_id)
-    limit = services().settings.max_text_chars
-    if data.text is not None and len(data.text) > limit:
-        raise InvalidRequest("text", f"too long: {len(data.text)} characters, the limit is {limit}")
+    enforce(data, services().settings)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidRequest("Idempotency-Key", "must be 1 to 128 printable ASCII characters without spaces")
@@ -90,7 +89,7 @@ async def act(player_id: str, data: Act) -> Response:
 @blueprint.get("/<player_id>/log")
 @validate_querystring(LogQuery)
 @document_response(LogOut)
-@errors(*AUTH_ERRORS, 422)
+@errors(*AUTH_ERRORS, 422, *STORE_ERRORS)
 @bearer
 async def action_log(player_id: str, query_args: LogQuery) -> Response:
     """The player's action log, oldest first; page with `?after=<seq>&limit=<n>`."""
