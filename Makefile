@@ -13,7 +13,7 @@ FAKE_FLAGS ?=
 ADMIN_URL ?= http://$(HOST):$(PORT)
 export HOST PORT WORKERS ADMIN_URL
 
-.PHONY: install run run-llm worker fakellm test lint bench bench-quick chaos balance mode replay api-docs clean
+.PHONY: install run run-llm worker fakellm test fuzz lint bench bench-quick chaos balance mode replay api-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,13 @@ fakellm: install
 test: install
 	$(BIN)/coverage erase
 	$(BIN)/pytest -q --cov --cov-branch --cov-report=term
+
+# Schemathesis over the real app, rules-only and on the fake upstream, longer than make test's run
+# (EXAMPLES per operation and phase; SEED to vary the run).
+EXAMPLES ?= 200
+SEED ?= 1
+fuzz: install
+	$(BIN)/python -m tests.support.fuzz --examples $(EXAMPLES) --sequences 100 --seed $(SEED)
 
 lint: install
 	$(BIN)/ruff check xianxia tests scripts

@@ -245,5 +245,9 @@ async def test_error_answers_are_documented_in_the_error_shape(api: Api) -> None
     detail = api.component("ErrorDetail")
     assert detail["required"] == ["code", "message"]
     assert paths["/metrics"]["get"]["responses"]["200"]["content"] == {"text/plain": {"schema": {"type": "string"}}}
-    assert "text/event-stream" in paths["/api/llm/chat/stream"]["post"]["responses"]["200"]["content"]
-    assert "text/event-stream" in paths["/api/players/{player_id}/act"]["post"]["responses"]["200"]["content"]
+    for path, names in (
+        ("/api/llm/chat/stream", ["token", "done", "error"]),
+        ("/api/players/{player_id}/act", ["narration", "answer", "error"]),
+    ):
+        event = paths[path]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+        assert event["properties"]["event"]["enum"] == names

@@ -90,13 +90,25 @@ def state_limits(document: dict[str, Any], settings: Settings) -> None:
                 target[limit.keyword] = limit.value(settings)
 
 
+def sse_events(*names: str) -> dict[str, Any]:
+    """A Server-Sent Events answer; before OpenAPI 3.2 (`itemSchema`) its `schema` describes one event."""
+    event = {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {"event": {"enum": list(names)}, "data": {"type": "string", "description": "a JSON object"}},
+    }
+    return {"text/event-stream": {"schema": event}}
+
+
 #: Answers that are not JSON (quart-schema documents every answer as JSON): (path, method) -> their 200.
 TEXT_ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("/metrics", "get"): {"text/plain": {"schema": {"type": "string"}}},
-    ("/api/llm/chat/stream", "post"): {"text/event-stream": {"schema": {"type": "string"}}},
+    ("/api/llm/chat/stream", "post"): sse_events("token", "done", "error"),
 }
 #: Answers that are JSON, or a stream when the client sends `Accept: text/event-stream`.
-STREAMABLE = frozenset({("/api/players/{player_id}/act", "post")})
+STREAMABLE: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/players/{player_id}/act", "post"): sse_events("narration", "answer", "error"),
+}
 
 
 def complete(document: dict[str, Any], settings: Settings) -> None:
@@ -111,7 +123,7 @@ def complete(document: dict[str, Any], settings: Settings) -> None:
             if (path, method) in TEXT_ANSWERS:
                 answers[200] = {"description": "", "content": TEXT_ANSWERS[path, method]}
             if (path, method) in STREAMABLE:
-                answers[200]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+                answers[200]["content"].update(STREAMABLE[path, method])
             if path.startswith("/api/llm/"):
                 # The service token or a player's own; anonymous callers only while the routes are open.
                 operation["security"] = [{"bearer": []}] if llm_closed(settings) else [{"bearer": []}, {}]

@@ -24,6 +24,8 @@ SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u30
 NOT_BLANK = f"[^{SPACE}]"
 #: Action text: not blank, and no control character but tab and newline.
 ACTION_TEXT = f"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+#: A name: not blank, and no control character at all.
+NAME = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f" + SPACE + r"][^\x00-\x1f\x7f-\x9f]*$"
 
 Prompt = Annotated[str, Field(min_length=1, pattern=NOT_BLANK, description="not blank")]
 
@@ -40,11 +42,20 @@ class Body(BaseModel):
 class CreatePlayer(Body):
     """`POST /api/players`."""
 
-    name: str = Field(min_length=1, max_length=32, examples=["韩立"])
+    name: str = Field(
+        min_length=1,
+        max_length=32,
+        pattern=NAME,
+        examples=["韩立"],
+        description="not blank; no control character (format and unassigned characters are refused too)",
+    )
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _printable(cls, value: str) -> str:
+    def _printable(cls, value: object) -> object:
+        """Stripped, and refused in words (before the pattern would say it in regex)."""
+        if not isinstance(value, str):
+            return value
         value = value.strip()
         if not value:
             raise ValueError("name must not be blank")
