@@ -24,4 +24,4 @@ def test_schemathesis_finds_nothing(mode: str, tmp_path: Path) -> None:
     assert report.clean, report.output[-20000:] + "\n".join(report.sequence_failures)
     assert report.operations >= 19, report.summary()  # every operation (with the LLM, the mode switch is not fuzzed)
     assert report.cases >= 300, report.summary()
-    assert report.sequences == SEQUENCES
+    assert report.sequences >= SEQUENCES  # hypothesis may run a few more than max_examples

@@ -16,6 +16,7 @@ from xianxia.config import Settings
 from xianxia.store.parameters import MAX_INTEGER
 from xianxia.web.app import create_app
 from xianxia.web.contract import LIMITS
+from xianxia.web.errors import encodable, encodable_fields
 
 ADMIN = {"Authorization": "Bearer contract-admin"}
 # Small, unusual numbers: a document that kept a default or a hard-coded ceiling would show it.
@@ -68,6 +69,14 @@ def option(schema: dict[str, Any]) -> dict[str, Any]:
     return next((s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"), schema)
 
 
+def slot_value(api: Api) -> dict[str, Any]:
+    """The schema of an action slot's value."""
+    slots = api.body_schema("/api/players/{player_id}/act")["properties"]["slots"]
+    assert slots["additionalProperties"] is False  # a slot name off the pattern is refused
+    value: dict[str, Any] = next(iter(slots["patternProperties"].values()))
+    return value
+
+
 def log_parameter(api: Api, name: str) -> dict[str, Any]:
     """The schema of one query parameter of the action log."""
     parameters = api.document["paths"]["/api/players/{player_id}/log"]["get"]["parameters"]
@@ -115,9 +124,7 @@ CASES: list[tuple[str, Callable[[Api], int], Callable[[Api, int], Request]]] = [
     ),
     (
         "slot quantity",
-        lambda a: option(a.body_schema("/api/players/{player_id}/act")["properties"]["slots"])["additionalProperties"][
-            "anyOf"
-        ][1]["maximum"],
+        lambda a: slot_value(a)["anyOf"][1]["maximum"],
         lambda a, n: (
             "POST",
             f"/api/players/{a.player_id}/act",
@@ -251,3 +258,28 @@ async def test_error_answers_are_documented_in_the_error_shape(api: Api) -> None
     ):
         event = paths[path]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
         assert event["properties"]["event"]["enum"] == names
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"intent": "buy", "slots": {"\\ud800": "x"}}',  # a lone surrogate as a slot's name (was a 500)
+        b'{"intent": "move", "slots": {"target": "\\u0000"}}',  # NUL into the log and back into narration
+        b'{"intent": "move", "slots": {"target": "\\u001b[2J"}}',
+        b'{"intent": "move", "slots": {"Target": "fangshi"}}',
+    ],
+)
+async def test_bad_slots_are_refused_and_change_nothing(api: Api, raw: bytes) -> None:
+    headers = {**api.auth, "Content-Type": "application/json"}
+    response = await api.client.post(f"/api/players/{api.player_id}/act", data=raw, headers=headers)
+    assert response.status_code == 422, await response.get_data()
+    assert (await response.get_json())["error"]["code"] == "invalid_request"
+    log = await (await api.client.get(f"/api/players/{api.player_id}/log", headers=api.auth)).get_json()
+    assert log["entries"] == []
+
+
+def test_an_error_quoting_a_lone_surrogate_can_still_be_sent() -> None:
+    assert encodable("no scene '\ud800'") == "no scene '\\ud800'"
+    assert encodable_fields({"fields": [{"field": "slots.\udfff", "message": "bad"}]}) == {
+        "fields": [{"field": "slots.\\udfff", "message": "bad"}]
+    }

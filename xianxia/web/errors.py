@@ -80,7 +80,20 @@ class ServiceUnavailable(APIError):
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
     """The one error shape: `{"error": {"code", "message", ...}}`."""
-    return json_response({"error": {"code": code, "message": message, **extra}}, status)
+    return json_response({"error": {"code": code, "message": encodable(message), **encodable_fields(extra)}}, status)
+
+
+def encodable(text: str) -> str:
+    """`text` as UTF-8 can carry it: a lone surrogate a client sent (JSON `"\\ud800"`) echoed as `\\ud800`."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def encodable_fields(extra: dict[str, Any]) -> dict[str, Any]:
+    """The `fields` list of a 422 with every name and message encodable (they quote what the client sent)."""
+    if "fields" not in extra:
+        return extra
+    problems = [{key: encodable(str(value)) for key, value in problem.items()} for problem in extra["fields"]]
+    return {**extra, "fields": problems}
 
 
 def describe_validation_error(exc: ValidationError | Exception) -> tuple[str, list[dict[str, Any]]]:

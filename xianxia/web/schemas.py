@@ -6,11 +6,10 @@ import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from xianxia.config import LLMMode
 from xianxia.engine import ALLOWED_INTENTS
-from xianxia.engine.intents import SlotValue
 from xianxia.store.parameters import MAX_INTEGER
 from xianxia.world.schema import Item, Law, Realm
 
@@ -28,6 +27,14 @@ ACTION_TEXT = f"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
 NAME = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f" + SPACE + r"][^\x00-\x1f\x7f-\x9f]*$"
 
 Prompt = Annotated[str, Field(min_length=1, pattern=NOT_BLANK, description="not blank")]
+#: A slot's name, as the engine names them (`target`, `item`, `quantity`, ...).
+SlotName = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+#: A slot's value: an id, a name or a count, as the engine's `SlotValue`, and no control character at all (it
+#: goes into the action log and back into narration).
+ActSlotValue = (
+    Annotated[str, StringConstraints(strict=True, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    | Annotated[int, Field(strict=True, ge=1, le=999)]
+)
 
 
 def is_blank(text: str) -> bool:
@@ -81,7 +88,10 @@ class Act(Body):
         None, min_length=1, pattern=ACTION_TEXT, description="not blank; no control character but tab and newline"
     )
     intent: str | None = Field(None, json_schema_extra={"enum": [*sorted(ALLOWED_INTENTS), None]})
-    slots: dict[str, SlotValue] = Field(default_factory=dict, max_length=4)
+    # additionalProperties: a name off the pattern is refused, as the runtime does (pydantic leaves it open).
+    slots: dict[SlotName, ActSlotValue] = Field(
+        default_factory=dict, max_length=4, json_schema_extra={"additionalProperties": False}
+    )
 
     @field_validator("text", mode="before")
     @classmethod
