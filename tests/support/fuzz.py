@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from tests.support.fakellm.process import fake_upstream
-from tests.support.server import ROOT, hypercorn_server
+from tests.support.server import hypercorn_server
 
 MODES = ("rules", "llm")
 ADMIN_TOKEN = "fuzz-admin"
