@@ -2,7 +2,8 @@
 
 Each run starts the server, creates a player (and, with the LLM, a queued task) so that generated requests
 reach the handlers with the credentials they need, then runs schemathesis's own runner (`schemathesis run`:
-examples, coverage, fuzzing and its stateful phase) over the served document, plus a hand-written stateful
+examples, coverage, fuzzing and its stateful phase) over the served document, then once more over the operations
+with an id in their path with the ids generated instead of fixed, plus a hand-written stateful
 sequence (create -> act -> log) through schemathesis's Python API. The gate: no server error, no answer off
 its documented schema or media type, no status the document does not list.
 
@@ -110,10 +111,12 @@ def running(mode: str, directory: Path) -> Iterator[Target]:
         yield Target(server.base_url, created["player"]["id"], created["token"], task_id)
 
 
-def config(mode: str, target: Target) -> str:
-    """schemathesis.toml: fixed ids, and each route family's credential."""
+def config(mode: str, target: Target, *, fixed_ids: bool = True) -> str:
+    """schemathesis.toml: fixed ids (unless the ids themselves are fuzzed), and each route family's credential."""
     parameters = {"player_id": target.player_id} | ({"task_id": target.task_id} if target.task_id else {})
     lines = ["[parameters]", *(f"{name} = {json.dumps(value)}" for name, value in parameters.items()), ""]
+    if not fixed_ids:
+        lines = []
     for pattern, token in (
         ("^/api/players/", target.player_token),
         ("^/(api/admin/|metrics$)", ADMIN_TOKEN),
@@ -132,11 +135,15 @@ def config(mode: str, target: Target) -> str:
     return "\n".join(lines)
 
 
-def run_schemathesis(mode: str, target: Target, directory: Path, *, examples: int, seed: int) -> FuzzReport:
-    """`schemathesis run` over the served document; its JSON report read back."""
-    settings = directory / "schemathesis.toml"
-    settings.write_text(config(mode, target))
-    report = directory / "schemathesis.json"
+def run_schemathesis(
+    mode: str, target: Target, directory: Path, *, examples: int, seed: int, fixed_ids: bool = True
+) -> FuzzReport:
+    """`schemathesis run` over the served document; its JSON report read back. Without `fixed_ids` only the
+    operations with an id in their path run, with generated ids (the credentials still reach the checks)."""
+    name = "schemathesis" if fixed_ids else "schemathesis-ids"
+    settings = directory / f"{name}.toml"
+    settings.write_text(config(mode, target, fixed_ids=fixed_ids))
+    report = directory / f"{name}.json"
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",
@@ -156,6 +163,7 @@ def run_schemathesis(mode: str, target: Target, directory: Path, *, examples: in
         "json",
         "--report-json-path",
         str(report),
+        *([] if fixed_ids else ["--include-path-regex", "[{]"]),
     ]
     # In the run's own directory: schemathesis keeps a cache (.schemathesis/) where it runs.
     done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=900)
@@ -231,6 +239,12 @@ def fuzz(mode: str, directory: Path, *, examples: int, sequences: int, seed: int
     """One mode end to end: server up, schemathesis's run, the hand-written sequences, server down."""
     with running(mode, directory) as target:
         report = run_schemathesis(mode, target, directory, examples=examples, seed=seed)
+        ids = run_schemathesis(mode, target, directory, examples=examples, seed=seed, fixed_ids=False)
+        report.cases += ids.cases
+        report.failures += ids.failures
+        report.errors += ids.errors
+        report.exit_code = report.exit_code or ids.exit_code
+        report.output += ids.output
         report.sequences, report.sequence_failures = run_sequences(target, examples=sequences, seed=seed)
     return report
 

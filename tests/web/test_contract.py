@@ -283,3 +283,17 @@ def test_an_error_quoting_a_lone_surrogate_can_still_be_sent() -> None:
     assert encodable_fields({"fields": [{"field": "slots.\udfff", "message": "bad"}]}) == {
         "fields": [{"field": "slots.\\udfff", "message": "bad"}]
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "path"),
+    [
+        ("get", "/api/players/{player_id}", "/api/players/%00"),
+        ("get", "/api/players/{player_id}/log", "/api/players/%00/log"),
+        ("get", "/api/llm/tasks/{task_id}", "/api/llm/tasks/%00"),
+    ],
+)
+async def test_an_id_no_store_can_hold_is_a_documented_422(api: Api, method: str, template: str, path: str) -> None:
+    response = await api.client.open(path, method=method.upper(), headers=api.auth)
+    assert response.status_code == 422 and (await response.get_json())["error"]["code"] == "invalid_request"
+    assert "422" in api.document["paths"][template][method]["responses"]

@@ -137,7 +137,7 @@ async def batch(data: BatchIn) -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/tasks/<task_id>")
 @document_response(TaskOut)
-@errors(404, *LLM_ACCESS, *STORE_ERRORS)
+@errors(404, 422, *LLM_ACCESS, *STORE_ERRORS)
 async def task(task_id: str) -> dict[str, Any]:
     """A queued batch's status and, once done, its results; any worker can answer."""
     record = await services().store.get_task(task_id[:64])

@@ -47,7 +47,7 @@ async def create_player(data: CreatePlayer) -> Response:
 
 @blueprint.get("/<player_id>")
 @document_response(PlayerEnvelope)
-@errors(*AUTH_ERRORS, *STORE_ERRORS)
+@errors(*AUTH_ERRORS, 422, *STORE_ERRORS)
 @bearer
 async def get_player(player_id: str) -> Response:
     """The player, for its own token."""
