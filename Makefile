@@ -63,8 +63,8 @@ fuzz: install
 	$(BIN)/python -m tests.support.fuzz --examples $(EXAMPLES) --sequences 100 --seed $(SEED)
 
 lint: install
-	$(BIN)/ruff check xianxia tests scripts
-	$(BIN)/ruff format --check xianxia tests scripts
+	$(BIN)/ruff check xianxia tests
+	$(BIN)/ruff format --check xianxia tests
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r xianxia --severity-level medium
 
@@ -95,7 +95,7 @@ mode: install
 
 # Regenerate docs/API.md from the OpenAPI document and the error-code table (a test checks it is current).
 api-docs: install
-	$(BIN)/python scripts/api_reference.py
+	$(BIN)/python -m tests.support.api_reference
 
 replay: install
 	$(BIN)/python -m xianxia replay $(PLAYER)

@@ -1,4 +1,4 @@
-"""docs/API.md is what scripts/api_reference.py makes of the current OpenAPI document and error table."""
+"""docs/API.md is what tests/support/api_reference.py makes of the current OpenAPI document and error table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from tests.support.server import ROOT
 
 def test_api_reference_is_current() -> None:
     result = subprocess.run(
-        [sys.executable, "scripts/api_reference.py", "--check"], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "tests.support.api_reference", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr + "\n(regenerate it with `make api-docs`)"
 

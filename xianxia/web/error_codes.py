@@ -1,6 +1,6 @@
 """Every error code the API (and the nginx in front of it) answers: status, cause and what the caller should do.
 
-The table is data for people: docs/API.md is generated from it (scripts/api_reference.py), and
+The table is data for people: docs/API.md is generated from it (tests/support/api_reference.py), and
 tests/web/test_error_codes.py fails when the code base can answer a code that is not listed here.
 """
 

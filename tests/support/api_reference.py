@@ -1,7 +1,7 @@
 """Write docs/API.md from the app's own OpenAPI document and its error-code table.
 
-python scripts/api_reference.py          # rewrite docs/API.md  (make api-docs)
-python scripts/api_reference.py --check  # exit 1 if docs/API.md is not what the code describes
+python -m tests.support.api_reference          # rewrite docs/API.md  (make api-docs)
+python -m tests.support.api_reference --check  # exit 1 if docs/API.md is not what the code describes
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from xianxia.config import Settings
+from xianxia.web.app import create_app
+from xianxia.web.error_codes import ERROR_CODES
 
-from xianxia.config import Settings  # noqa: E402
-from xianxia.web.app import create_app  # noqa: E402
-from xianxia.web.error_codes import ERROR_CODES  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 TARGET = ROOT / "docs" / "API.md"
 BASE = "http://127.0.0.1:8000"
@@ -190,7 +189,7 @@ def render(document: dict[str, Any]) -> str:
         f"# API reference — {info['title']} {info['version']}",
         "",
         "Generated from the app's OpenAPI document (`GET /openapi.json`) and its error-code table",
-        "(`xianxia/web/error_codes.py`) by `python scripts/api_reference.py` (`make api-docs`); a test fails",
+        "(`xianxia/web/error_codes.py`) by `python -m tests.support.api_reference` (`make api-docs`); a test fails",
         "when this file is out of date. Browse the same document interactively at `GET /docs`.",
         "",
         'Every answer is JSON; every error is `{"error": {"code", "message"}}` (a 422 adds `fields`).',
@@ -272,7 +271,7 @@ def main() -> int:
     if args.check:
         current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
         if current != text:
-            print("docs/API.md is out of date: run `make api-docs` (python scripts/api_reference.py)", file=sys.stderr)
+            print("docs/API.md is out of date: run `make api-docs`", file=sys.stderr)
             return 1
         return 0
     TARGET.write_text(text, encoding="utf-8")
