@@ -48,6 +48,8 @@ class GuardedTCPServer(TCPServer):
                 data = await asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)
             except (ConnectionError, OSError, TimeoutError):
                 break
+            if self.writer.is_closing():
+                break  # the idle timer closed it: a request read now could be applied but never answered
             if data and self.idle and not self.receiving:
                 self.receiving = True
                 await self.idle_task.restart(self._task_group, self._header_timeout)
@@ -74,6 +76,10 @@ class GuardedTCPServer(TCPServer):
                 log.info("drain_request_waiting", requests=self.requests)
                 await asyncio.sleep(max(0.0, deadline - loop.time()))
             log.debug("idle_connection_closed", requests=self.requests, reason="draining")
+        # Close the transport in the very step that decided to: had the close waited for a later turn of the
+        # loop (it runs shielded, as a task of its own), a request read in between would be served on a
+        # connection closing under it: applied, and answered with nothing.
+        self.writer.close()
         await asyncio.shield(self._initiate_server_close())
 
     def _bytes_waiting(self) -> bool:
