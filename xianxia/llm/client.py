@@ -114,6 +114,8 @@ class DeepSeekClient:
         self._slots: asyncio.Semaphore | None = None
         self._client: httpx.AsyncClient | None = None
         self._sync_client: httpx.Client | None = None
+        self._async_url = httpx.URL(COMPLETIONS_PATH)
+        self._sync_url = httpx.URL(COMPLETIONS_PATH)
         self._executor: ThreadPoolExecutor | None = None
 
     # -- life cycle --------------------------------------------------------------------------------------------
@@ -138,6 +140,9 @@ class DeepSeekClient:
             timeout=timeout,
             transport=self._sync_transport if self._sync_transport is not None else default_sync_transport(settings),
         )
+        # Merged with the base URL once: httpx re-parses and re-quotes a relative URL on every request.
+        self._async_url = self._client.build_request("POST", COMPLETIONS_PATH).url
+        self._sync_url = self._sync_client.build_request("POST", COMPLETIONS_PATH).url
         self._executor = ThreadPoolExecutor(max_workers=settings.llm_max_workers, thread_name_prefix="llm")
         log.info("llm_client_started", base_url=settings.deepseek_base_url, model=settings.deepseek_model)
 
@@ -467,7 +472,7 @@ class DeepSeekClient:
         try:
             # httpx's timeouts are per read: DeepSeek under load keeps a connection alive with blank lines.
             async with asyncio.timeout(max(0.001, deadline - self._clock())):
-                async with client.stream("POST", COMPLETIONS_PATH, json=body) as response:
+                async with client.stream("POST", self._async_url, json=body) as response:
                     raw = bytearray()
                     async for chunk in response.aiter_bytes():
                         _append(raw, chunk)
@@ -488,7 +493,7 @@ class DeepSeekClient:
         left = max(0.001, deadline - self._clock())
         per_read = httpx.Timeout(left, connect=min(self._settings.llm_connect_timeout, left))
         try:
-            with client.stream("POST", COMPLETIONS_PATH, json=body, timeout=per_read) as response:
+            with client.stream("POST", self._sync_url, json=body, timeout=per_read) as response:
                 raw = bytearray()
                 # No asyncio.timeout here: the deadline is checked as each chunk (a keep-alive line too) arrives.
                 for chunk in response.iter_bytes():

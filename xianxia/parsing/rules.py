@@ -24,6 +24,7 @@ goes to an entity here whose name contains it ("蛇" in 禁地 is the 千年妖�
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -73,6 +74,8 @@ SLOT_NAMES: dict[str, str] = {
     "sell": "item",
 }
 #: Intents that take a count ("三颗", "all"); buy and sell always carry one.
+#: Readings kept per parser (utterance, scene); each is a few hundred bytes.
+PARSE_CACHE_SIZE = 4096
 COUNTED_INTENTS = frozenset({"buy", "sell", "use_item"})
 #: A count that is not a whole positive number: 1.5, -1, 负一, 半.
 BAD_QUANTITY = re.compile(r"\d\s*[.．]\s*\d|(?<![0-9A-Za-z])[-－−]\s*\d|负\s*[\d一二两三四五六七八九十]|半")
@@ -103,18 +106,25 @@ class RulesParser:
         }
         self._hints_zh, self._hints_en = self._hint_candidates()
         self._fallback_zh, self._fallback_en = self._fallback_hints()
+        # Players repeat the same few commands: a reading is a pure function of (world, words, scene) and
+        # the intents are frozen, so the last PARSE_CACHE_SIZE readings are kept (bounded memory).
+        self._interpret_cached = functools.lru_cache(maxsize=PARSE_CACHE_SIZE)(self._interpret)
 
     async def parse(self, utterance: str, context: ParseContext) -> ParseResult:
         return ParseResult(intent=self.interpret(utterance, context), parser="rules")
 
     def interpret(self, utterance: str, context: ParseContext) -> ParsedIntent:
         """The intent a player most likely means; `unknown` with a hint when nothing matches."""
+        scene = context.scene if context.scene in self.world.scenes else None
+        return self._interpret_cached(utterance, scene)
+
+    def _interpret(self, utterance: str, scene: str | None) -> ParsedIntent:
+        """`interpret` for the scene alone: the only part of the context the rules read."""
         exact = self.vocabulary.exact.get(compact(utterance))
         if exact is not None:
             return ParsedIntent(intent=exact)
         text = self.vocabulary.read(utterance)
         matches = self.vocabulary.select(text)
-        scene = context.scene if context.scene in self.world.scenes else None
         verbs = [m for m in matches if m.term.intents and not m.term.entities]
         mentions = [m for m in matches if m.term.entities]
         # A one-letter direction ("n", "s") decides only when it is all that was said ("what's" is not south).

@@ -20,6 +20,7 @@ from xianxia.store.base import Store
 from xianxia.web.contract import ContractOpenAPIProvider
 from xianxia.web.errors import register_error_handlers
 from xianxia.web.headers import add_security_headers
+from xianxia.web.json_provider import FastJSONProvider
 from xianxia.web.limits import install_limits
 from xianxia.web.routes import admin, llm, ops, players
 from xianxia.web.routes import client as client_routes
@@ -71,6 +72,8 @@ def create_app(
     # After QuartSchema, which installs its own JSON provider: Chinese stays readable, fields keep their order.
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # orjson in front of it; what orjson refuses (and pydantic models, via `default`) still goes through it.
+    app.json = FastJSONProvider(app, app.json)  # type: ignore[arg-type]
     app.extensions[EXTENSION_KEY] = found
     for blueprint in (
         players.blueprint,

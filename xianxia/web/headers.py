@@ -13,13 +13,17 @@ DEFAULTS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": JSON_CSP,
 }
+_LOWERED = tuple((name.lower(), name, value) for name, value in DEFAULTS.items())
 
 
 async def add_security_headers(response: Response) -> Response:
     """Fill in each security header the route did not set; API answers (tokens, player data) are never stored."""
-    for name, value in DEFAULTS.items():
-        if name not in response.headers:
-            response.headers[name] = value
-    if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
+    headers = response.headers
+    # One pass over the names: werkzeug answers `name in headers` for an absent name by raising inside.
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118  (Headers iterates pairs, not names)
+    for lowered, name, value in _LOWERED:
+        if lowered not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and request.path.startswith("/api/"):
+        headers.add("Cache-Control", "no-store")
     return response
