@@ -7,8 +7,9 @@ import hmac
 import json
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -33,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 #: How often an action is recomputed when another worker changed the player meanwhile.
 MAX_CONFLICT_RETRIES = 8
+#: Players a worker keeps as it last committed them; each is a few kilobytes.
+RECENT_PLAYERS = 2048
 
 
 class Dialogue(Protocol):
@@ -111,6 +114,8 @@ class GameService:
         self._observe = observe
         self._clock = clock
         self._locks = KeyedLocks()
+        # Players as this worker last committed them, newest last (see `recent_player`).
+        self._recent: OrderedDict[str, PlayerRecord] = OrderedDict()
 
     async def create_player(self, name: str) -> tuple[PlayerState, str]:
         """A new player with a fresh seed, and its bearer token (shown once)."""
@@ -125,6 +130,22 @@ class GameService:
         if record is None:
             raise PlayerNotFound(player_id)
         return record
+
+    async def recent_player(self, player_id: str) -> PlayerRecord:
+        """The player as this worker last committed it, else as stored: for `act` alone, which may start
+        from a stale record because its version-guarded commit catches a change made elsewhere (another
+        worker, another instance) and redoes the action on a fresh read."""
+        record = self._recent.get(player_id)
+        if record is None:
+            return await self.get_player(player_id)
+        self._recent.move_to_end(player_id)
+        return record
+
+    def _remember(self, record: PlayerRecord) -> None:
+        self._recent[record.state.id] = record
+        self._recent.move_to_end(record.state.id)
+        while len(self._recent) > RECENT_PLAYERS:
+            self._recent.popitem(last=False)
 
     @staticmethod
     def token_matches(record: PlayerRecord, token: str) -> bool:
@@ -161,7 +182,9 @@ class GameService:
             parsed: ParseResult | None = None
             parsed_for: ParseContext | None = None
             spoken: dict[str, str] = {}  # one LLM line per NPC, reused if the commit has to be redone
-            for _attempt in range(MAX_CONFLICT_RETRIES):
+            # A record the caller passed in may be stale (read before the lock, or this worker's last
+            # commit): its conflict does not count against the retries.
+            for _attempt in range(MAX_CONFLICT_RETRIES + (known is not None)):
                 record = known if known is not None else await self.get_player(player_id)
                 known = None
                 if (replayed := await self._replayed(player_id, idempotency_key, fingerprint)) is not None:
@@ -180,14 +203,20 @@ class GameService:
                         self._record(record, text, parsed, outcome, body, idempotency_key, fingerprint)
                     )
                 except VersionConflict:
+                    self._recent.pop(player_id, None)
                     log.info("action_conflict", player_id=player_id, actions=record.actions)
                     continue
                 except DuplicateIdempotencyKey:
                     # Another worker committed this key first: answer what it answered.
+                    self._recent.pop(player_id, None)
                     replayed = await self._replayed(player_id, idempotency_key, fingerprint)
                     if replayed is None:  # pragma: no cover - the key was just reported as taken
                         raise
                     return replayed
+                except BaseException:
+                    self._recent.pop(player_id, None)  # committed or not, the store knows; the next act reads it
+                    raise
+                self._remember(replace(record, state=outcome.state, actions=record.actions + 1))
                 if line and self.dialogue is not None:
                     self.dialogue.remember(record.state, outcome, text, line)
                 # Carried by the request's own log line: one line per action, not two.

@@ -29,13 +29,17 @@ def bearer_token() -> str:
     return token
 
 
-async def authorized_player(player_id: str) -> PlayerRecord:
-    """The player addressed by the route, if the bearer token is theirs (401 / 404 / 403 otherwise)."""
+async def authorized_player(player_id: str, *, recent: bool = False) -> PlayerRecord:
+    """The player addressed by the route, if the bearer token is theirs (401 / 404 / 403 otherwise).
+
+    `recent` takes the worker's last committed record when it has one (`GameService.recent_player`): only
+    for an action, whose commit catches a stale record; a read must see the store.
+    """
     token = bearer_token()
     limits = edge_limits()
     await limits.before_authentication()
     game = services().game
-    record = await game.get_player(player_id)
+    record = await (game.recent_player(player_id) if recent else game.get_player(player_id))
     if not game.token_matches(record, token):
         await limits.authentication_failed()
         raise Forbidden("this token does not belong to this player")

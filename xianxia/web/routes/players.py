@@ -67,7 +67,7 @@ async def act(player_id: str, data: Act) -> Response:
     With `Accept: text/event-stream` the answer streams: `narration` events carry an NPC's line as it is
     written, and one closing `answer` event carries this same JSON answer (`error` if the action fails).
     """
-    record = await authorized_player(player_id)
+    record = await authorized_player(player_id, recent=True)
     await edge_limits().action(player_id)
     enforce(data, services().settings)
     key = request.headers.get("Idempotency-Key")
