@@ -79,11 +79,14 @@ bench-quick: install
 
 # Players on the LLM path while the fake upstream fails (40% 5xx, 10% 429), a worker is SIGKILLed, an instance
 # reloaded (SIGHUP) and one drained (SIGTERM) and restarted; the ledger is checked against the store. SQLite (one
-# instance), then PostgreSQL (two instances, a fresh schema). CHAOS_FLAGS: see `python -m tests.chaos.run --help`.
+# instance), then PostgreSQL (two instances, a fresh schema); each once with the automatic rollback's thresholds
+# above the injected faults (the LLM path stays on) and once below (it must fire). CHAOS_FLAGS: see --help.
 CHAOS_FLAGS ?=
 chaos: install
-	$(BIN)/python -m tests.chaos.run --backend sqlite $(CHAOS_FLAGS)
-	$(BIN)/python -m tests.chaos.run --backend postgres $(CHAOS_FLAGS)
+	$(BIN)/python -m tests.chaos.run --backend sqlite --rollback above $(CHAOS_FLAGS)
+	$(BIN)/python -m tests.chaos.run --backend sqlite --rollback below $(CHAOS_FLAGS)
+	$(BIN)/python -m tests.chaos.run --backend postgres --rollback above $(CHAOS_FLAGS)
+	$(BIN)/python -m tests.chaos.run --backend postgres --rollback below $(CHAOS_FLAGS)
 
 # Scripted players of four styles over fixed seeds: actions to 筑基, deaths, failures, stones (docs/WORLD.md).
 balance: install

@@ -14,8 +14,13 @@ its client got, nothing was applied twice, every player's replay reproduces its 
 closed with no answer, other than by the SIGKILL), zero failed actions (LLM faults fall back to the rules
 parser) and exit code 0 of every drained instance make the run pass (exit status 0).
 
-`--rollback above|below` is the hook of the automatic rollback (issue 15): it names the run in the figures
-and, with `below`, requires the mode to have been switched off by the end (`--set` passes the thresholds).
+`--rollback` runs it against the automatic rollback (issue 15):
+- `above` (the default): its thresholds sit above the injected fault rate, so the LLM path stays under test to
+  the end, and the run requires the mode still on;
+- `below`: its error-rate limit sits below the injected rate, so the rollback must fire (the mode ends `off`)
+  and still no action fails, since the rules parser takes over;
+- `none`: the service's own defaults, whatever they make of the faults.
+`--set VAR=VALUE` overrides any of these settings.
 """
 
 from __future__ import annotations
@@ -62,8 +67,18 @@ class Scenario:
     rate_limit_rate: float = 0.1  # 429
     upstream_latency: float = 0.05
     seed: int = 14
-    rollback: Rollback = "none"
+    rollback: Rollback = "above"
     settings: dict[str, str] = field(default_factory=dict)  # more variables for every instance
+
+    @property
+    def rollback_settings(self) -> dict[str, str]:
+        """The thresholds that put the injected fault rate above or below the rollback's limit."""
+        if self.rollback == "above":
+            return {"XIANXIA_ROLLBACK_ERROR_RATE": "1", "XIANXIA_ROLLBACK_P95_SECONDS": "60"}
+        if self.rollback == "below":
+            injected = self.server_error_rate + self.rate_limit_rate
+            return {"XIANXIA_ROLLBACK_ERROR_RATE": f"{injected / 10:g}", "XIANXIA_ROLLBACK_MIN_CALLS": "5"}
+        return {}
 
     @property
     def instance_count(self) -> int:
@@ -84,9 +99,16 @@ class Report:
     seconds: float
     began: float  # monotonic instant the load began; the disruptions' instants are on the same clock
     logs: list[Path] = field(default_factory=list)  # the instances' logs, to show what became of a cut request
+    traced: dict[str, list[str]] = field(default_factory=dict)  # read by `seal`, before the logs are gone
+
+    def seal(self) -> None:
+        """Read what the instances logged for every unexplained cut while their logs still exist."""
+        self.traced = {cut.request_id: self.traces(cut.request_id) for cut in self.ledger.cuts if not self._killed(cut)}
 
     def traces(self, request_id: str) -> list[str]:
         """The events the instances logged for one attempt (by its X-Request-ID), with their status if any."""
+        if request_id in self.traced:
+            return self.traced[request_id]
         found = []
         needle = f'"request_id": "{request_id}"'
         for path in self.logs:
@@ -131,6 +153,8 @@ class Report:
             found.append("no action was acknowledged")
         if self.scenario.rollback == "below" and self.final_mode != "off":
             found.append(f"the rollback did not fire (mode {self.final_mode})")
+        if self.scenario.rollback == "above" and self.final_mode == "off":
+            found.append("the LLM path was switched off with its thresholds above the injected faults")
         return found
 
     def render(self) -> str:
@@ -177,6 +201,7 @@ def instance_env(scenario: Scenario, upstream_url: str, database: str, metrics_d
         "XIANXIA_LOG_JSON": "1",
         "XIANXIA_LOG_LEVEL": "INFO",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        **scenario.rollback_settings,
         **scenario.settings,
     }
 
@@ -290,7 +315,9 @@ def run(scenario: Scenario, directory: Path | None = None) -> Report:
         offsets = [instance.spawn() for instance in instances]  # they boot side by side
         for instance, offset in zip(instances, offsets, strict=True):
             instance.wait_serving(offset)
-        return asyncio.run(drive(scenario, instances, upstream_url, database))
+        report = asyncio.run(drive(scenario, instances, upstream_url, database))
+        report.seal()  # a temporary directory goes with the stack, the instances' logs with it
+        return report
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -305,7 +332,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Scenario, Path | None]:
     parser.add_argument("--rate-limit-rate", type=float, default=Scenario.rate_limit_rate)
     parser.add_argument("--upstream-latency", type=float, default=Scenario.upstream_latency)
     parser.add_argument("--seed", type=int, default=Scenario.seed)
-    parser.add_argument("--rollback", choices=("none", "above", "below"), default="none")
+    parser.add_argument("--rollback", choices=("none", "above", "below"), default=Scenario.rollback)
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE", help="a setting of every instance")
     parser.add_argument("--keep", type=Path, default=None, help="keep logs and the SQLite file in this directory")
     args = parser.parse_args(argv)

@@ -28,3 +28,14 @@ def test_a_small_chaos_run_loses_nothing_and_fails_no_action(tmp_path: Path, bac
     expected_exits[f"instance{scenario.instance_count}"] = [0, 0]  # drained under load, then at the end
     assert report.exit_codes == expected_exits, figures
     assert report.verdict.integrity == ("ok" if backend == "sqlite" else "n/a"), figures
+
+
+def test_a_rollback_below_the_injected_faults_fires_and_still_no_action_fails(tmp_path: Path) -> None:
+    scenario = Scenario(backend="sqlite", players=4, workers=2, actions_between=10, rollback="below")
+
+    report = run(scenario, tmp_path)
+
+    figures = report.render()
+    assert report.problems == [], figures
+    assert report.final_mode == "off", figures
+    assert report.ledger.parsers["rules"] > 0, figures  # the rules parser took over
