@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -194,3 +196,47 @@ async def test_the_view_shows_the_limits_the_last_figures_and_a_rollback(store: 
     assert view["enabled"] is True and view["rolled_back"] is True
     assert view["limits"] == LIMITS.as_dict()
     assert view["window"]["calls"] == 21 and view["window"]["error_rate"] == 1.0
+
+
+class SlowStore:
+    """The shared store, with writes of call rows that wait until the test lets them through.
+
+    As in the real stores (SQLite's writer thread, a PostgreSQL statement already sent), a write once begun
+    goes on when its caller is cancelled.
+    """
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+        self.gate = asyncio.Event()
+
+    async def record_llm_calls(self, sample: Any) -> None:
+        await asyncio.shield(asyncio.ensure_future(self._write(sample)))
+
+    async def _write(self, sample: Any) -> None:
+        await self.gate.wait()
+        await self.store.record_llm_calls(sample)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def test_a_flush_cancelled_mid_write_is_counted_once(store: SQLiteStore) -> None:
+    """`stop` cancels the watch while it writes, then flushes again: the row lands once, the new calls after."""
+    clock = Clock()
+    slow = SlowStore(store)
+    worker = Worker(slow, clock)  # type: ignore[arg-type]
+    worker.calls(3)
+    flushing = asyncio.create_task(worker.watch.flush())
+    await asyncio.sleep(0)  # the write is under way
+    flushing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flushing
+    worker.calls(2)
+    slow.gate.set()
+    await worker.watch.flush()
+    for _ in range(200):  # the first write, no longer awaited, lands in its own time
+        totals = await store.llm_call_totals(since=clock.now - 60)
+        if totals.calls >= 5:
+            break
+        await asyncio.sleep(0.01)
+    assert totals.calls == 5

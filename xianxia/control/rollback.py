@@ -144,16 +144,30 @@ class RollbackWatch:
         return figures
 
     async def flush(self) -> None:
-        """Write what this worker counted since the last flush (nothing when it made no call)."""
-        sample = self.tally.take(self._worker, self._seq + 1, self._clock())
+        """Write what this worker counted since the last flush (nothing when it made no call).
+
+        A sequence number is used once, and the write is not cut by a cancellation (`stop` cancels the
+        watch mid-flush, then flushes again): a cancelled write may still commit in the store's thread, and
+        retrying its row would count it twice, or collide with it.
+        """
+        self._seq += 1
+        sample = self.tally.take(self._worker, self._seq, self._clock())
         if sample is None:
             return
+        write = asyncio.ensure_future(self._store.record_llm_calls(sample))
         try:
-            await self._store.record_llm_calls(sample)
-        except BaseException:
-            self.tally.put_back(sample)
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            write.add_done_callback(self._written_late)
             raise
-        self._seq += 1
+        except BaseException:
+            self.tally.put_back(sample)  # it never reached the store: count it in the next flush
+            raise
+
+    @staticmethod
+    def _written_late(write: asyncio.Future[None]) -> None:
+        if not write.cancelled() and write.exception() is not None:
+            log.warning("llm_rollback_flush_lost", error=str(write.exception()))
 
     async def judge(self) -> WindowFigures | None:
         """Sum the window over every worker; switch the LLM off when it crosses a limit. The figures, if judged."""
