@@ -22,7 +22,7 @@ PACKAGE = ROOT / "xianxia"
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"world"}),
     frozenset({"engine"}),
-    frozenset({"config", "logs", "metrics", "process_metrics"}),
+    frozenset({"config", "logs", "metrics", "process_metrics", "background"}),
     frozenset({"llm", "parsing", "store", "tasks", "control", "legacy"}),
     frozenset({"game"}),
     frozenset({"web"}),

@@ -7,7 +7,6 @@ itself here and writes `liveall` gauges, which carry its pid.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from xianxia.background import stop_task
 from xianxia.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -87,11 +87,8 @@ class ProcessSampler:
         self._task = asyncio.create_task(self._run(), name="process-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     def sample(self) -> None:
         """Take one sample of the process and run every probe."""

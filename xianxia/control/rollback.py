@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from xianxia.background import stop_task
 from xianxia.control.killswitch import SWITCHED_BY
 from xianxia.control.mode import ModeState, ModeSwitch, this_worker
 from xianxia.control.window import CallTally, WindowFigures
@@ -118,10 +119,8 @@ class RollbackWatch:
     async def stop(self) -> None:
         """Stop judging; what was counted since the last flush is flushed once more."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            await stop_task(task)
             with contextlib.suppress(StoreError):
                 await self.flush()
 

@@ -9,12 +9,12 @@ the interval. Two workers that both read a stale mark both purge, which costs a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 
+from xianxia.background import stop_task
 from xianxia.store.base import PurgeCounts, Store, StoreError
 
 #: Seconds since the epoch, as stored rows' `created_at` / `updated_at` are; `time.time` outside tests.
@@ -53,10 +53,7 @@ class Retention:
     async def stop(self) -> None:
         """Stop the loop; a pass in progress is cancelled (the next one, anywhere, does its work)."""
         task, self._loop_task = self._loop_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def run_once(self) -> PurgeCounts | None:
         """One pass: purge unless another worker did within the interval; what was purged, or None if skipped."""

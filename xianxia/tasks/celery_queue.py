@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 import structlog
 from celery import Celery
 
+from xianxia.background import stop_task
 from xianxia.store.base import Store, StoreError, TaskRecord, TaskStatus
 from xianxia.tasks.celery_app import TASK_NAMES
 from xianxia.tasks.runner import TaskObserver
@@ -56,10 +56,7 @@ class CeleryTaskQueue:
 
     async def stop(self) -> None:
         task, self._loop_task = self._loop_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await asyncio.to_thread(self._app.close)  # the broker connection pool
 
     async def submit(self, kind: str, payload: dict[str, Any]) -> TaskRecord:
