@@ -45,7 +45,8 @@ class GuardedTCPServer(TCPServer):
         # hypercorn's loop, plus the start of the header clock on a request's first byte.
         while not self.reader.at_eof():
             try:
-                data = await asyncio.wait_for(self.reader.read(MAX_RECV), self.config.read_timeout)
+                async with asyncio.timeout(self.config.read_timeout):
+                    data = await self.reader.read(MAX_RECV)
             except (ConnectionError, OSError, TimeoutError):
                 break
             if self.writer.is_closing():
@@ -63,8 +64,11 @@ class GuardedTCPServer(TCPServer):
         limit = self.limits.first_request if self.requests == 0 else self.limits.keep_alive
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
+        # Never `asyncio.wait_for` here: on Python 3.11 it swallows a cancellation that arrives just as drain
+        # begins, and the read loop, which cancels this timer on a request's first byte, would wait it out.
         try:
-            await asyncio.wait_for(self.context.terminated.wait(), limit)
+            async with asyncio.timeout(limit):
+                await self.context.terminated.wait()
         except TimeoutError:
             pass
         else:

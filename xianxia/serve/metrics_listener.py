@@ -58,7 +58,8 @@ class MetricsListener:
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.header_timeout)
+                async with asyncio.timeout(self.header_timeout):
+                    head = await reader.readuntil(b"\r\n\r\n")
             except TimeoutError:
                 await self._send(writer, 408, b"request headers not received in time\n")
                 return

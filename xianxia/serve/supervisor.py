@@ -216,7 +216,8 @@ class Supervisor:
 
         loop.add_reader(read_fd, readable)
         try:
-            line = await asyncio.wait_for(said, self.settings.worker_boot_timeout)
+            async with asyncio.timeout(self.settings.worker_boot_timeout):
+                line = await said
         except TimeoutError:
             raise WorkerBootError(
                 f"worker {worker.pid} not ready after {self.settings.worker_boot_timeout} s"
@@ -243,7 +244,8 @@ class Supervisor:
         if not processes:
             return
         try:
-            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), deadline)
+            async with asyncio.timeout(deadline):
+                await asyncio.gather(*(p.wait() for p in processes))
         except TimeoutError:
             for process in processes:
                 if process.returncode is None:
