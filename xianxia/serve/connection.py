@@ -45,8 +45,7 @@ class GuardedTCPServer(TCPServer):
         # hypercorn's loop, plus the start of the header clock on a request's first byte.
         while not self.reader.at_eof():
             try:
-                async with asyncio.timeout(self.config.read_timeout):
-                    data = await self.reader.read(MAX_RECV)
+                data = await self._read()
             except (ConnectionError, OSError, TimeoutError):
                 break
             if self.writer.is_closing():
@@ -59,19 +58,18 @@ class GuardedTCPServer(TCPServer):
         # The client has gone: hypercorn would keep the socket until the idle timer fired (up to keep-alive).
         await self.idle_task.stop()
 
+    async def _read(self) -> bytes:
+        if self.config.read_timeout is None:  # ours (hypercorn_config): nothing to arm on every read
+            return await self.reader.read(MAX_RECV)
+        async with asyncio.timeout(self.config.read_timeout):
+            return await self.reader.read(MAX_RECV)
+
     async def _idle_timeout(self) -> None:
         """Close an idle connection after its limit, or soon after draining starts."""
         limit = self.limits.first_request if self.requests == 0 else self.limits.keep_alive
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        # Never `asyncio.wait_for` here: on Python 3.11 it swallows a cancellation that arrives just as drain
-        # begins, and the read loop, which cancels this timer on a request's first byte, would wait it out.
-        try:
-            async with asyncio.timeout(limit):
-                await self.context.terminated.wait()
-        except TimeoutError:
-            pass
-        else:
+        if await self._drain_begins_within(limit):
             # Draining: a request may already be on the wire (or in our buffer); let it arrive and be served.
             await asyncio.sleep(max(0.0, min(self.limits.drain_grace, deadline - loop.time())))
             if self._bytes_waiting():
@@ -85,6 +83,17 @@ class GuardedTCPServer(TCPServer):
         # connection closing under it: applied, and answered with nothing.
         self.writer.close()
         await asyncio.shield(self._initiate_server_close())
+
+    async def _drain_begins_within(self, limit: float) -> bool:
+        # Never `asyncio.wait_for` here: on Python 3.11 it swallows a cancellation that arrives just as drain
+        # begins, and the read loop, which cancels this timer on a request's first byte, would wait it out.
+        # `asyncio.wait` lets the cancellation through; it measured cheaper here than `asyncio.timeout`.
+        terminated = asyncio.ensure_future(self.context.terminated.wait())
+        try:
+            done, _ = await asyncio.wait((terminated,), timeout=limit)
+        finally:
+            terminated.cancel()
+        return bool(done)
 
     def _bytes_waiting(self) -> bool:
         return bytes_waiting(self.reader, self.writer.get_extra_info("socket"))
