@@ -74,6 +74,7 @@ class WorkerServer:
         self.context = WorkerContext(None)
         self.lifespan_state: dict[str, Any] = {}
         self.connections: set[asyncio.Task[None]] = set()
+        self.servers: set[GuardedTCPServer] = set()  # the connections' servers, told when draining begins
         self._listening = False
         self._lifespan: Lifespan | None = None
         self._lifespan_task: asyncio.Task[None] | None = None
@@ -98,6 +99,8 @@ class WorkerServer:
         for sock in self.sockets:
             sock.close()  # our copy only: the supervisor and the other workers keep theirs
         await self.context.terminated.set()
+        for server in list(self.servers):
+            server.drain_begins()
         log.info("worker_draining", connections=len(self.connections), taken_from_backlog=taken)
         if not self.connections:
             return True
@@ -185,4 +188,8 @@ class WorkerServer:
         server = GuardedTCPServer(
             self.app, loop, self.config, self.context, self.lifespan_state, reader, writer, limits=self.limits
         )
-        await server.run()
+        self.servers.add(server)
+        try:
+            await server.run()
+        finally:
+            self.servers.discard(server)
