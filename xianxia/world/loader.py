@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -59,6 +59,13 @@ NARRATION_FIELDS: Mapping[str, frozenset[str]] = {
 }
 
 
+#: Entries a world's memo holds at most: reaching it empties the memo, which then refills with what is asked again.
+#: The shipped world's every key fits well below it; the bound is for a memo fed keys nobody foresaw.
+MEMO_LIMIT = 8192
+
+T = TypeVar("T")
+
+
 class WorldError(ValueError):
     """A world file is missing, malformed, or refers to something that does not exist."""
 
@@ -78,6 +85,29 @@ class World:
     intents: Mapping[str, IntentVocabulary]
     quests: Mapping[str, Quest] = field(default_factory=dict)
     realm_index: Mapping[str, int] = field(default_factory=dict)
+    #: Facts derived from this world alone, kept by `memoised`. Not a constructor argument, so a world made by
+    #: `dataclasses.replace` starts with an empty memo of its own; not compared, so two worlds are equal as before.
+    memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memoised(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, computed once per world and key, then the same object each time it is asked again.
+
+        For pure facts only: `compute` must depend on nothing but this world and what `key` names, and return
+        something immutable (a frozen model, a tuple, a str), since every caller shares it. Build keys from ids
+        checked to exist in this world, never from raw player input; a key starts with the name of what it
+        computes, e.g. `("enterable_exits", scene_id, realm_id)`. A `compute` that raises stores nothing.
+        The memo is bounded: at `MEMO_LIMIT` entries it is emptied first.
+        """
+        memo = self.memo
+        try:
+            return cast(T, memo[key])
+        except KeyError:
+            pass
+        value = compute()
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = value
+        return value
 
     def realm(self, realm_id: str) -> Realm:
         return self.realms[self.realm_index[realm_id]]
@@ -85,9 +115,6 @@ class World:
     def realm_rank(self, realm_id: str) -> int:
         """0 for the first realm, 1 for the next, ..."""
         return self.realm_index[realm_id]
-
-
-T = TypeVar("T")
 
 
 def _read(directory: Path, name: str) -> Any:
