@@ -27,6 +27,12 @@ def scoped_to(law: ForbidIntentLaw, scene_id: str | None) -> bool:
 
 def laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
     """The laws a player in `scene_id` can run into: world-wide ones, this scene's, and its exits' gates."""
+    if scene_id is not None and scene_id not in world.scenes:
+        return _laws_in_force(world, scene_id)
+    return world.memoised(("laws_in_force", scene_id), lambda: _laws_in_force(world, scene_id))
+
+
+def _laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
     scene = world.scenes.get(scene_id or "")
     exits = set(scene.exits) if scene is not None else set()
     found: list[Law] = []
@@ -43,7 +49,10 @@ def laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
 
 
 def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: ParsedIntent) -> bool:
-    """Whether this one law forbids the intent for a player of `realm_id` standing in `scene_id`."""
+    """Whether this one law forbids the intent for a player of `realm_id` standing in `scene_id`.
+
+    It reads only the intent's name and its `target` and `item` slots: `forbidding_law` memoises on those.
+    """
     if isinstance(law, ForbidIntentLaw):
         return scoped_to(law, scene_id) and intent.intent in law.intents
     if isinstance(law, EntryGateLaw):
@@ -67,17 +76,63 @@ def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: Parsed
     return False
 
 
-def forbidding_law(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
-    """The first law (in the world's order) that forbids the intent, if any."""
+def is_world_id(world: World, entity_id: str | None) -> bool:
+    """Whether an id names a scene, NPC, monster or item of this world: a key the world's memo may hold."""
+    return entity_id is not None and (
+        entity_id in world.scenes or entity_id in world.monsters or entity_id in world.items or entity_id in world.npcs
+    )
+
+
+def _memoisable(
+    world: World, scene_id: str, realm_id: str, intent_name: str, target: str | None, item: str | None = None
+) -> bool:
+    """Whether a verdict on these may be memoised: a known scene, realm and intent, each id absent or known."""
+    return (
+        scene_id in world.scenes
+        and realm_id in world.realm_index
+        and intent_name in world.intents
+        and (target is None or is_world_id(world, target))
+        and (item is None or is_world_id(world, item))
+    )
+
+
+def _first_forbidding(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
     for law in world.laws:
         if forbids(world, law, scene_id, realm_id, intent):
             return law
     return None
 
 
+def forbidding_law(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
+    """The first law (in the world's order) that forbids the intent, if any.
+
+    Memoised per world when the scene, realm, intent and the ids in its `target` and `item` slots all exist in
+    the world (all `forbids` reads); anything else, e.g. a slot a player made up, is judged afresh.
+    """
+    target, item = intent.slot("target"), intent.slot("item")
+    if not _memoisable(world, scene_id, realm_id, intent.intent, target, item):
+        return _first_forbidding(world, scene_id, realm_id, intent)
+    key = ("forbidding_law", scene_id, realm_id, intent.intent, target, item)
+    return world.memoised(key, lambda: _first_forbidding(world, scene_id, realm_id, intent))
+
+
 def judge(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> ParsedIntent:
     """The intent with the engine's law verdict; whatever verdict the intent carried is ignored."""
     return with_verdict(intent, forbidding_law(world, scene_id, realm_id, intent))
+
+
+def verdict(world: World, scene_id: str, realm_id: str, intent_name: str, slot: str, entity_id: str) -> ParsedIntent:
+    """`judge` of an intent the engine builds itself, e.g. attack a monster of the scene: `{slot: entity_id}`.
+
+    The same frozen verdict each time for ids of the world (it depends on nothing else); built afresh otherwise.
+    """
+
+    def build() -> ParsedIntent:
+        return judge(world, scene_id, realm_id, ParsedIntent(intent=intent_name, slots={slot: entity_id}))
+
+    if not _memoisable(world, scene_id, realm_id, intent_name, entity_id):
+        return build()
+    return world.memoised(("verdict", scene_id, realm_id, intent_name, slot, entity_id), build)
 
 
 def with_verdict(intent: ParsedIntent, law: Law | None) -> ParsedIntent:
@@ -89,18 +144,26 @@ def with_verdict(intent: ParsedIntent, law: Law | None) -> ParsedIntent:
 
 def intent_forbidden_in(world: World, scene_id: str, intent_name: str) -> bool:
     """Whether a scene- or world-scoped `forbid_intent` law bans this kind of intent in a scene."""
-    return any(
-        isinstance(law, ForbidIntentLaw) and scoped_to(law, scene_id) and intent_name in law.intents
-        for law in world.laws
-    )
+
+    def banned() -> bool:
+        return any(
+            isinstance(law, ForbidIntentLaw) and scoped_to(law, scene_id) and intent_name in law.intents
+            for law in world.laws
+        )
+
+    if scene_id not in world.scenes or intent_name not in world.intents:
+        return banned()
+    return world.memoised(("intent_forbidden_in", scene_id, intent_name), banned)
 
 
 def tribulation_laws(world: World) -> tuple[TribulationLaw, ...]:
-    return tuple(law for law in world.laws if isinstance(law, TribulationLaw))
+    return world.memoised(
+        ("tribulation_laws",), lambda: tuple(law for law in world.laws if isinstance(law, TribulationLaw))
+    )
 
 
 def karma_laws(world: World) -> tuple[KarmaLaw, ...]:
-    return tuple(law for law in world.laws if isinstance(law, KarmaLaw))
+    return world.memoised(("karma_laws",), lambda: tuple(law for law in world.laws if isinstance(law, KarmaLaw)))
 
 
 def karma_penalty(world: World, karma: int) -> float:
@@ -110,4 +173,4 @@ def karma_penalty(world: World, karma: int) -> float:
 
 def karma_cleansed_by_cultivation(world: World) -> int:
     """Karma one session of cultivation dissolves."""
-    return sum(law.cultivate_reduces for law in karma_laws(world))
+    return world.memoised(("karma_cleansed",), lambda: sum(law.cultivate_reduces for law in karma_laws(world)))
