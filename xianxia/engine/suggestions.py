@@ -8,7 +8,7 @@ from xianxia.engine import combat
 from xianxia.engine.cultivation import tribulation_damage
 from xianxia.engine.intents import ParsedIntent
 from xianxia.engine.items import useful
-from xianxia.engine.laws import forbidding_law, intent_forbidden_in, judge
+from xianxia.engine.laws import forbidding_law, intent_forbidden_in, is_world_id, verdict
 from xianxia.engine.outcome import Suggestion
 from xianxia.engine.quests import available
 from xianxia.engine.state import PlayerState
@@ -20,67 +20,108 @@ from xianxia.world.schema import Law
 SHOP_SUGGESTIONS = 3
 
 
+# The builders below answer the same frozen Suggestion for the same arguments, from the world's memo: each is a
+# pure function of the world and its ids. An unknown id raises (KeyError) as it always did, and stores nothing.
+
+
 def move_to(world: World, scene_id: str) -> Suggestion:
-    return Suggestion(text=f"去{world.scenes[scene_id].name}", intent="move", slots={"target": scene_id})
+    return world.memoised(
+        ("move_to", scene_id),
+        lambda: Suggestion(text=f"去{world.scenes[scene_id].name}", intent="move", slots={"target": scene_id}),
+    )
 
 
 def talk_to(world: World, npc_id: str, note: str = "") -> Suggestion:
-    return Suggestion(text=f"和{world.npcs[npc_id].name}说话", intent="talk", slots={"target": npc_id}, note=note)
+    return world.memoised(
+        ("talk_to", npc_id, note),
+        lambda: Suggestion(text=f"和{world.npcs[npc_id].name}说话", intent="talk", slots={"target": npc_id}, note=note),
+    )
 
 
 def attack(world: World, monster_id: str, note: str = "") -> Suggestion:
-    name = world.monsters[monster_id].name
-    return Suggestion(text=f"攻击{name}", intent="attack", slots={"target": monster_id}, note=note)
+    return world.memoised(
+        ("attack", monster_id, note),
+        lambda: Suggestion(
+            text=f"攻击{world.monsters[monster_id].name}", intent="attack", slots={"target": monster_id}, note=note
+        ),
+    )
 
 
 def examine(world: World, entity_id: str, name: str, note: str = "") -> Suggestion:
-    return Suggestion(text=f"查看{name}", intent="examine", slots={"target": entity_id}, note=note)
+    def build() -> Suggestion:
+        return Suggestion(text=f"查看{name}", intent="examine", slots={"target": entity_id}, note=note)
+
+    if not is_world_id(world, entity_id):
+        return build()
+    return world.memoised(("examine", entity_id, name, note), build)
 
 
 def equip(world: World, item_id: str) -> Suggestion:
-    return Suggestion(text=f"装备{world.items[item_id].name}", intent="equip", slots={"item": item_id})
+    return world.memoised(
+        ("equip", item_id),
+        lambda: Suggestion(text=f"装备{world.items[item_id].name}", intent="equip", slots={"item": item_id}),
+    )
 
 
 def unequip(world: World, item_id: str) -> Suggestion:
-    return Suggestion(text=f"卸下{world.items[item_id].name}", intent="unequip", slots={"item": item_id})
+    return world.memoised(
+        ("unequip", item_id),
+        lambda: Suggestion(text=f"卸下{world.items[item_id].name}", intent="unequip", slots={"item": item_id}),
+    )
 
 
 def buy(world: World, item_id: str) -> Suggestion:
-    return Suggestion(text=f"买{world.items[item_id].name}", intent="buy", slots={"item": item_id, "quantity": 1})
+    return world.memoised(
+        ("buy", item_id),
+        lambda: Suggestion(text=f"买{world.items[item_id].name}", intent="buy", slots={"item": item_id, "quantity": 1}),
+    )
 
 
 def sell(world: World, item_id: str) -> Suggestion:
-    return Suggestion(text=f"卖{world.items[item_id].name}", intent="sell", slots={"item": item_id, "quantity": 1})
+    return world.memoised(
+        ("sell", item_id),
+        lambda: Suggestion(
+            text=f"卖{world.items[item_id].name}", intent="sell", slots={"item": item_id, "quantity": 1}
+        ),
+    )
 
 
 def use(world: World, item_id: str) -> Suggestion:
-    return Suggestion(text=f"使用{world.items[item_id].name}", intent="use_item", slots={"item": item_id})
+    return world.memoised(
+        ("use", item_id),
+        lambda: Suggestion(text=f"使用{world.items[item_id].name}", intent="use_item", slots={"item": item_id}),
+    )
 
 
 def plain(world: World, intent_name: str) -> Suggestion:
     """A slot-less intent, said with the first Chinese word of its vocabulary (e.g. 打坐修炼)."""
-    vocabulary = world.intents[intent_name]
-    text = vocabulary.zh[0] if vocabulary.zh else vocabulary.example or intent_name
-    return Suggestion(text=text, intent=intent_name)
+
+    def build() -> Suggestion:
+        vocabulary = world.intents[intent_name]
+        text = vocabulary.zh[0] if vocabulary.zh else vocabulary.example or intent_name
+        return Suggestion(text=text, intent=intent_name)
+
+    return world.memoised(("plain", intent_name), build)
 
 
 def merge(*groups: Iterable[Suggestion]) -> tuple[Suggestion, ...]:
     """The groups in order, without repeating a text or an intent with the same slots."""
-    seen: set[str] = set()
+    seen: set[object] = set()  # texts, and (intent, sorted slots) pairs
     merged: list[Suggestion] = []
     for group in groups:
         for suggestion in group:
-            keys = {suggestion.text, f"{suggestion.intent}:{sorted(suggestion.slots.items())}"}
-            if keys & seen:
+            text = suggestion.text
+            action = (suggestion.intent, tuple(sorted(suggestion.slots.items())))
+            if text in seen or action in seen:
                 continue
-            seen |= keys
+            seen.add(text)
+            seen.add(action)
             merged.append(suggestion)
     return tuple(merged)
 
 
 def _attack_allowed(world: World, state: PlayerState, monster_id: str) -> bool:
-    intent = ParsedIntent(intent="attack", slots={"target": monster_id})
-    return judge(world, state.location, state.realm, intent).allowed
+    return verdict(world, state.location, state.realm, "attack", "target", monster_id).allowed
 
 
 def attackable_here(world: World, state: PlayerState) -> tuple[str, ...]:
@@ -115,13 +156,20 @@ def _quest_note(world: World, state: PlayerState, npc_id: str) -> str:
 
 
 def enterable_exits(world: World, state: PlayerState) -> tuple[str, ...]:
-    scene = world.scenes[state.location]
-    return tuple(
-        exit_id
-        for exit_id in scene.exits
-        if forbidding_law(world, state.location, state.realm, ParsedIntent(intent="move", slots={"target": exit_id}))
-        is None
-    )
+    """The scene's exits no law bars to the player's realm: memoised per (scene, realm), all it depends on."""
+    location, realm = state.location, state.realm
+    scene = world.scenes[location]
+
+    def compute() -> tuple[str, ...]:
+        return tuple(
+            exit_id
+            for exit_id in scene.exits
+            if forbidding_law(world, location, realm, ParsedIntent(intent="move", slots={"target": exit_id})) is None
+        )
+
+    if realm not in world.realm_index:
+        return compute()
+    return world.memoised(("enterable_exits", location, realm), compute)
 
 
 def suggestions_here(world: World, state: PlayerState) -> tuple[Suggestion, ...]:
@@ -141,11 +189,11 @@ def suggestions_here(world: World, state: PlayerState) -> tuple[Suggestion, ...]
                 for i in state.inventory
                 if i in world.items
                 and not world.items[i].usable
-                and judge(world, state.location, state.realm, ParsedIntent(intent="sell", slots={"item": i})).allowed
+                and verdict(world, state.location, state.realm, "sell", "item", i).allowed
             ]
             found += [sell(world, item_id) for item_id in goods[:SHOP_SUGGESTIONS]]
     for item_id in state.inventory:
-        allowed = judge(world, state.location, state.realm, ParsedIntent(intent="use_item", slots={"item": item_id}))
+        allowed = verdict(world, state.location, state.realm, "use_item", "item", item_id)
         if item_id not in world.items or not world.items[item_id].usable or not allowed.allowed:
             continue
         if world.items[item_id].slot is not None:
