@@ -70,12 +70,23 @@ def fight_suggestions(world: World, state: PlayerState) -> tuple[Suggestion, ...
     if state.fight is None:
         return ()
     monster = world.monsters[state.fight.monster]
-    found = [Suggestion(text=f"攻击{monster.name}", intent="attack", slots={"target": monster.id})]
+    # The suggestions themselves are frozen and depend on the world alone: the world's memo keeps them.
+    found = [
+        world.memoised(
+            ("fight_attack", monster.id),
+            lambda: Suggestion(text=f"攻击{monster.name}", intent="attack", slots={"target": monster.id}),
+        )
+    ]
     healing = [i for i in state.inventory if i in world.items and world.items[i].effects.hp > 0]
     if healing and state.hp < state.max_hp:
         item = world.items[healing[0]]
-        found.append(Suggestion(text=f"服用{item.name}", intent="use_item", slots={"item": item.id}))
-    found.append(Suggestion(text="逃跑", intent="flee"))
+        found.append(
+            world.memoised(
+                ("fight_heal", item.id),
+                lambda: Suggestion(text=f"服用{item.name}", intent="use_item", slots={"item": item.id}),
+            )
+        )
+    found.append(world.memoised(("fight_flee",), lambda: Suggestion(text="逃跑", intent="flee")))
     return tuple(found)
 
 

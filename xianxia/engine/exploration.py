@@ -6,9 +6,9 @@ from random import Random
 
 from xianxia.engine import combat
 from xianxia.engine.intents import ParsedIntent
-from xianxia.engine.laws import judge
+from xianxia.engine.laws import verdict
 from xianxia.engine.measure import counted
-from xianxia.engine.narration import COMPASS, describe_scene, entity_name, exit_label, monster_grade, names, speaker
+from xianxia.engine.narration import COMPASS, describe_scene, entity_name, exit_list, monster_grade, names, speaker
 from xianxia.engine.outcome import Event, Suggestion
 from xianxia.engine.quests import quest_talk
 from xianxia.engine.results import Applied, Refused, Result
@@ -46,7 +46,7 @@ def move_target(world: World, state: PlayerState, intent: ParsedIntent) -> str |
 def unreachable(world: World, state: PlayerState, intent: ParsedIntent) -> str | None:
     """Why a move cannot even be tried from here (no such exit), before any law is asked."""
     here = world.scenes[state.location]
-    exits = names(exit_label(world, here, e) for e in here.exits)
+    exits = exit_list(world, here)
     direction = intent.slot("direction")
     target = move_target(world, state, intent)
     if target is None and direction is not None:
@@ -65,7 +65,7 @@ def unreachable(world: World, state: PlayerState, intent: ParsedIntent) -> str |
 def move(world: World, state: PlayerState, intent: ParsedIntent, rng: Random) -> Result:
     here = world.scenes[state.location]
     target = move_target(world, state, intent)
-    exits = names(exit_label(world, here, e) for e in here.exits)
+    exits = exit_list(world, here)
     if target is None and intent.slot("direction") is None:
         return Refused(f"要去哪里？从{here.name}可以前往：{exits}。")
     if target == state.location:
@@ -126,7 +126,7 @@ def examine(world: World, state: PlayerState, intent: ParsedIntent, rng: Random)
         if target not in scene.monsters:
             return Refused(f"{monster.name}不在{scene.name}。")
         text = f"{monster.name}：{monster.description}\n{combat.describe_danger(world, state, monster)}"
-        if judge(world, state.location, state.realm, ParsedIntent(intent="attack", slots={"target": target})).allowed:
+        if verdict(world, state.location, state.realm, "attack", "target", target).allowed:
             offers.append(attack(world, target, combat.danger(state, monster).level))
     elif target in world.npcs:
         npc = world.npcs[target]
@@ -217,10 +217,9 @@ def _meet(world: World, state: PlayerState, encounter: Encounter) -> Result:
     if encounter.kind == "monster" and encounter.id is not None:
         monster = world.monsters[encounter.id]
         event = Event(type="encounter", data={"monster": monster.id, "name": monster.name})
-        fight = ParsedIntent(intent="attack", slots={"target": monster.id})
         estimate = combat.danger(state, monster)
         offer: tuple[Suggestion, ...] = ()
-        if judge(world, state.location, state.realm, fight).allowed:
+        if verdict(world, state.location, state.realm, "attack", "target", monster.id).allowed:
             offer = (attack(world, monster.id, estimate.level),)
         hint = f"（{monster_grade(world, monster)}，{estimate.level}）"
         return Applied(state, (text or f"你遇到了{monster.name}！") + hint, (event,), offer)

@@ -51,6 +51,17 @@ def exit_label(world: World, scene: Scene, exit_id: str) -> str:
     return f"{direction}·{name}" if direction else name
 
 
+def exit_list(world: World, scene: Scene) -> str:
+    """A scene's exits, labelled and joined: 北·青云宗、坊市 (memoised for the world's own scenes)."""
+
+    def compute() -> str:
+        return names(exit_label(world, scene, e) for e in scene.exits)
+
+    if world.scenes.get(scene.id) is not scene:
+        return compute()
+    return world.memoised(("exit_list", scene.id), compute)
+
+
 def speaker(world: World, npc_id: str) -> str:
     """How an NPC is named when speaking: the name alone (titles like 坊市丹阁 would double it)."""
     npc = world.npcs.get(npc_id)
@@ -81,8 +92,17 @@ def entity_name(world: World, entity_id: str) -> str:
 
 
 def describe_scene(world: World, scene: Scene) -> str:
-    """What `look` shows: the scene, its exits, people, beasts, shop and the laws in force."""
-    lines = [f"【{scene.name}】{scene.description}", f"出口：{names(exit_label(world, scene, e) for e in scene.exits)}"]
+    """What `look` shows: the scene, its exits, people, beasts, shop and the laws in force.
+
+    Memoised for the world's own scenes: it depends on the world alone, not on who looks.
+    """
+    if world.scenes.get(scene.id) is not scene:
+        return _describe_scene(world, scene)
+    return world.memoised(("describe_scene", scene.id), lambda: _describe_scene(world, scene))
+
+
+def _describe_scene(world: World, scene: Scene) -> str:
+    lines = [f"【{scene.name}】{scene.description}", f"出口：{exit_list(world, scene)}"]
     if scene.npcs:
         people = (npc.name + (f"（{npc.title}）" if npc.title else "") for npc in (world.npcs[n] for n in scene.npcs))
         lines.append(f"人物：{names(people)}")
