@@ -13,7 +13,7 @@ from xianxia.engine import combat, commerce, cultivation, exploration, info, ite
 from xianxia.engine.intents import ParsedIntent
 from xianxia.engine.laws import forbidding_law, with_verdict
 from xianxia.engine.narration import entity_name, names, scene_name
-from xianxia.engine.outcome import Event, Outcome
+from xianxia.engine.outcome import Event, Outcome, Suggestion
 from xianxia.engine.results import Applied, Handler, Refused
 from xianxia.engine.state import PlayerState, action_rng
 from xianxia.engine.suggestions import law_alternatives, merge, suggestions_here
@@ -63,18 +63,20 @@ def apply_action(world: World, state: PlayerState, intent: ParsedIntent, rng: Ra
     if absent is not None:
         return _absent(world, state, judged, absent, law)
     if law is not None:
+        here = suggestions_here(world, state)
         return Outcome(
             intent=judged,
             narration=f"【{law.name}】{law.reason}",
             events=(Event(type="law_refused", data={"law": law.id, "intent": intent.intent}),),
             state=state,
-            suggestions=merge(law_alternatives(world, state, intent, law), suggestions_here(world, state)),
+            suggestions=merge(law_alternatives(world, state, intent, law, here), here),
         )
     handler = HANDLERS.get(intent.intent)
     if handler is None:
         # The parser's hint ("也许你想说：…") lives in the reason the judge just cleared.
         hint = intent.reason or NOT_UNDERSTOOD
-        return _refuse(world, state, judged, Refused(hint, f"{hint}\n{_scene_hint(world, state)}"))
+        here = suggestions_here(world, state)
+        return _refuse(world, state, judged, Refused(hint, f"{hint}\n{_scene_hint(world, state, here)}"), here)
     if state.fight is not None and intent.intent in BUSY_IN_FIGHT:
         monster = world.monsters[state.fight.monster].name
         return _refuse(world, state, judged, Refused(f"你正与{monster}交战，无暇他顾：继续攻击、服药，或者逃跑。"))
@@ -118,6 +120,7 @@ def _absent(world: World, state: PlayerState, judged: ParsedIntent, absent: str,
     """Not here: say so first; a law that would also forbid it is named after, and recorded as the verdict."""
     if law is None:
         return _refuse(world, state, judged, Refused(absent))
+    here = suggestions_here(world, state)
     return Outcome(
         intent=judged,
         narration=f"{absent}\n况且【{law.name}】{law.reason}",
@@ -126,24 +129,30 @@ def _absent(world: World, state: PlayerState, judged: ParsedIntent, absent: str,
             Event(type="law_refused", data={"law": law.id, "intent": judged.intent}),
         ),
         state=state,
-        suggestions=merge(law_alternatives(world, state, judged, law), suggestions_here(world, state)),
+        suggestions=merge(law_alternatives(world, state, judged, law, here), here),
     )
 
 
-def _scene_hint(world: World, state: PlayerState) -> str:
-    """A short hint fitted to the scene: a few things one can say here, not the whole help."""
-    here = suggestions_here(world, state)[:HINT_SUGGESTIONS]
-    said = "、".join(f"「{s.text}」" for s in here)
+def _scene_hint(world: World, state: PlayerState, here: tuple[Suggestion, ...]) -> str:
+    """A short hint fitted to the scene: a few things one can say here (`here`), not the whole help."""
+    said = "、".join(f"「{s.text}」" for s in here[:HINT_SUGGESTIONS])
     return f"在{scene_name(world, state.location)}可以说：{said}……（说「帮助」看全部说法）"
 
 
-def _refuse(world: World, state: PlayerState, judged: ParsedIntent, refused: Refused) -> Outcome:
+def _refuse(
+    world: World,
+    state: PlayerState,
+    judged: ParsedIntent,
+    refused: Refused,
+    here: tuple[Suggestion, ...] | None = None,
+) -> Outcome:
+    """`here` is `suggestions_here(world, state)` when the caller has it already."""
     return Outcome(
         intent=judged.model_copy(update={"allowed": False, "reason": refused.reason, "law": None}),
         narration=refused.narration or refused.reason,
         events=(Event(type="action_refused", data={"intent": judged.intent, "reason": refused.reason}),),
         state=state,
-        suggestions=merge(refused.suggestions, suggestions_here(world, state)),
+        suggestions=merge(refused.suggestions, suggestions_here(world, state) if here is None else here),
     )
 
 

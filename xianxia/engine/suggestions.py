@@ -222,9 +222,15 @@ def _preferred_exits(world: World, state: PlayerState, refused: ParsedIntent) ->
     return preferred or candidates
 
 
-def law_alternatives(world: World, state: PlayerState, refused: ParsedIntent, law: Law) -> tuple[Suggestion, ...]:
-    """The legal alternatives a law names (e.g. CITY_NO_COMBAT → 去后山, 打坐修炼), computed for here and now."""
-    here = suggestions_here(world, state)
+def law_alternatives(
+    world: World, state: PlayerState, refused: ParsedIntent, law: Law, here: tuple[Suggestion, ...] | None = None
+) -> tuple[Suggestion, ...]:
+    """The legal alternatives a law names (e.g. CITY_NO_COMBAT → 去后山, 打坐修炼), computed for here and now.
+
+    `here` is `suggestions_here(world, state)` when the caller has it already.
+    """
+    if here is None:
+        here = suggestions_here(world, state)
     found: list[Suggestion] = []
     for alternative in getattr(law, "alternatives", ()):
         if alternative == "move":
