@@ -111,8 +111,11 @@ def merge(*groups: Iterable[Suggestion]) -> tuple[Suggestion, ...]:
     for group in groups:
         for suggestion in group:
             text = suggestion.text
-            action = (suggestion.intent, tuple(sorted(suggestion.slots.items())))
-            if text in seen or action in seen:
+            if text in seen:
+                continue
+            slots = suggestion.slots
+            action = (suggestion.intent, tuple(sorted(slots.items())) if slots else ())
+            if action in seen:
                 continue
             seen.add(text)
             seen.add(action)
