@@ -10,7 +10,7 @@ from xianxia.engine.narration import entity_name
 from xianxia.engine.outcome import Event
 from xianxia.engine.results import Applied, Refused, Result
 from xianxia.engine.state import PlayerState
-from xianxia.engine.vitals import add_items, clamp_hp, clamp_qi, remove_items
+from xianxia.engine.vitals import add_items, clamp_hp, clamp_hp_to, clamp_qi, remove_items
 from xianxia.world import World
 from xianxia.world.schema import Item, ItemEffects
 
@@ -126,16 +126,18 @@ def unequip(world: World, state: PlayerState, intent: ParsedIntent, rng: Random)
 
 
 def _apply_effects(world: World, state: PlayerState, effects: ItemEffects) -> PlayerState:
-    # max_hp first, so a pill that raises it can heal into the new room.
-    grown = state.model_copy(update={"max_hp": max(1, state.max_hp + effects.max_hp)})
-    return grown.model_copy(
+    # max_hp first, so a pill that raises it can heal into the new room. One copy: the qi cap depends on the
+    # realm and stage alone, which no effect changes.
+    max_hp = max(1, state.max_hp + effects.max_hp)
+    return state.model_copy(
         update={
-            "hp": clamp_hp(grown, grown.hp + effects.hp),
-            "qi": clamp_qi(world, grown, grown.qi + effects.qi),
-            "attack": max(0, grown.attack + effects.attack),
-            "defense": max(0, grown.defense + effects.defense),
+            "max_hp": max_hp,
+            "hp": clamp_hp_to(state.hp + effects.hp, max_hp),
+            "qi": clamp_qi(world, state, state.qi + effects.qi),
+            "attack": max(0, state.attack + effects.attack),
+            "defense": max(0, state.defense + effects.defense),
             # A pill's power does not stack: the stronger one holds until the next realm breakthrough.
-            "breakthrough_bonus": max(grown.breakthrough_bonus, effects.breakthrough_bonus),
+            "breakthrough_bonus": max(state.breakthrough_bonus, effects.breakthrough_bonus),
         }
     )
 

@@ -138,6 +138,8 @@ def verdict(world: World, scene_id: str, realm_id: str, intent_name: str, slot: 
 def with_verdict(intent: ParsedIntent, law: Law | None) -> ParsedIntent:
     """The intent refused by `law`, or allowed when it is None."""
     if law is None:
+        if intent.allowed and intent.reason == "" and intent.law is None:
+            return intent  # already this verdict, and frozen: a copy would be the same intent
         return intent.model_copy(update={"allowed": True, "reason": "", "law": None})
     return intent.model_copy(update={"allowed": False, "reason": law.reason, "law": law.id})
 

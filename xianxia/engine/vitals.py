@@ -31,7 +31,12 @@ def clamp_qi(world: World, state: PlayerState, qi: int) -> int:
 
 def clamp_hp(state: PlayerState, hp: int) -> int:
     """Hp stays within 1..max_hp: a player is never left at 0."""
-    return max(1, min(hp, state.max_hp))
+    return clamp_hp_to(hp, state.max_hp)
+
+
+def clamp_hp_to(hp: int, max_hp: int) -> int:
+    """`clamp_hp` against a max hp the state does not hold yet."""
+    return max(1, min(hp, max_hp))
 
 
 def fraction_of(value: int, fraction: float) -> int:
