@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from xianxia.engine import Outcome, PlayerState, stage_name
+from pydantic import TypeAdapter
+
+from xianxia.engine import Event, Outcome, PlayerState, Suggestion, stage_name
 from xianxia.engine.intents import ParseResult
 from xianxia.engine.quests import quest_log
 from xianxia.world import World
+
+# One serializer call for a whole list: the same dicts as each model's model_dump(), without a call per model.
+_EVENTS = TypeAdapter(list[Event])
+_SUGGESTIONS = TypeAdapter(list[Suggestion])
 
 
 def player_view(world: World, state: PlayerState) -> dict[str, Any]:
@@ -62,9 +68,9 @@ def action_view(world: World, parsed: ParseResult, outcome: Outcome) -> dict[str
         "intent": outcome.intent.model_dump(),
         "parser": parsed.parser,
         "narration": outcome.narration,
-        "events": [event.model_dump() for event in outcome.events],
+        "events": _EVENTS.dump_python(list(outcome.events)),
         "player": player_view(world, outcome.state),
-        "suggestions": [suggestion.model_dump() for suggestion in outcome.suggestions],
+        "suggestions": _SUGGESTIONS.dump_python(list(outcome.suggestions)),
     }
     if parsed.degraded:
         answer["degraded"] = True
