@@ -69,7 +69,7 @@ def apply_action(world: World, state: PlayerState, intent: ParsedIntent, rng: Ra
             narration=f"【{law.name}】{law.reason}",
             events=(Event(type="law_refused", data={"law": law.id, "intent": intent.intent}),),
             state=state,
-            suggestions=merge(law_alternatives(world, state, intent, law, here), here),
+            suggestions=_before(law_alternatives(world, state, intent, law, here), here),
         )
     handler = HANDLERS.get(intent.intent)
     if handler is None:
@@ -129,7 +129,7 @@ def _absent(world: World, state: PlayerState, judged: ParsedIntent, absent: str,
             Event(type="law_refused", data={"law": law.id, "intent": judged.intent}),
         ),
         state=state,
-        suggestions=merge(law_alternatives(world, state, judged, law, here), here),
+        suggestions=_before(law_alternatives(world, state, judged, law, here), here),
     )
 
 
@@ -152,7 +152,7 @@ def _refuse(
         narration=refused.narration or refused.reason,
         events=(Event(type="action_refused", data={"intent": judged.intent, "reason": refused.reason}),),
         state=state,
-        suggestions=merge(refused.suggestions, suggestions_here(world, state) if here is None else here),
+        suggestions=_before(refused.suggestions, suggestions_here(world, state) if here is None else here),
     )
 
 
@@ -163,8 +163,13 @@ def _carry_out(world: World, judged: ParsedIntent, applied: Applied) -> Outcome:
         narration=applied.narration,
         events=applied.events,
         state=state,
-        suggestions=merge(applied.suggestions, suggestions_here(world, state)),
+        suggestions=_before(applied.suggestions, suggestions_here(world, state)),
     )
+
+
+def _before(first: tuple[Suggestion, ...], here: tuple[Suggestion, ...]) -> tuple[Suggestion, ...]:
+    """`merge(first, here)`; `here` (already merged by `suggestions_here`) itself when there is nothing first."""
+    return merge(first, here) if first else here
 
 
 def replay(world: World, initial: PlayerState, intents: Iterable[ParsedIntent]) -> PlayerState:
