@@ -51,7 +51,7 @@ def _laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
 def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: ParsedIntent) -> bool:
     """Whether this one law forbids the intent for a player of `realm_id` standing in `scene_id`.
 
-    It reads only the intent's name and its `target` and `item` slots: `forbidding_law` memoises on those.
+    A new kind of law needs its case here and in `_may_forbid`, which says when it cannot forbid at all.
     """
     if isinstance(law, ForbidIntentLaw):
         return scoped_to(law, scene_id) and intent.intent in law.intents
@@ -83,37 +83,43 @@ def is_world_id(world: World, entity_id: str | None) -> bool:
     )
 
 
-def _memoisable(
-    world: World, scene_id: str, realm_id: str, intent_name: str, target: str | None, item: str | None = None
-) -> bool:
-    """Whether a verdict on these may be memoised: a known scene, realm and intent, each id absent or known."""
-    return (
-        scene_id in world.scenes
-        and realm_id in world.realm_index
-        and intent_name in world.intents
-        and (target is None or is_world_id(world, target))
-        and (item is None or is_world_id(world, item))
+def _memoisable(world: World, scene_id: str, realm_id: str, intent_name: str) -> bool:
+    """Whether facts about these may be memoised: a scene, realm and intent that exist in the world."""
+    return scene_id in world.scenes and realm_id in world.realm_index and intent_name in world.intents
+
+
+def _may_forbid(world: World, law: Law, scene_id: str, realm_id: str, intent_name: str) -> bool:
+    """Whether some slots could make `law` forbid this intent here; False only where `forbids` never could."""
+    if isinstance(law, ForbidIntentLaw):
+        return scoped_to(law, scene_id) and intent_name in law.intents
+    if isinstance(law, EntryGateLaw):
+        return intent_name == "move" and realm_rank(world, realm_id) < realm_rank(world, law.min_realm)
+    if isinstance(law, RealmGapLaw):
+        return intent_name == "attack"
+    if isinstance(law, ForbiddenTagLaw):
+        return intent_name in law.intents
+    return not isinstance(law, TribulationLaw | KarmaLaw)
+
+
+def _laws_to_ask(world: World, scene_id: str, realm_id: str, intent_name: str) -> tuple[Law, ...]:
+    """The laws that might forbid this kind of intent here, in the world's order: most often none, or one.
+
+    Memoised per (scene, realm, intent), so the key never holds a slot; the slots are judged on each call.
+    """
+    if not _memoisable(world, scene_id, realm_id, intent_name):
+        return world.laws
+    return world.memoised(
+        ("laws_to_ask", scene_id, realm_id, intent_name),
+        lambda: tuple(law for law in world.laws if _may_forbid(world, law, scene_id, realm_id, intent_name)),
     )
 
 
-def _first_forbidding(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
-    for law in world.laws:
+def forbidding_law(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
+    """The first law (in the world's order) that forbids the intent, if any."""
+    for law in _laws_to_ask(world, scene_id, realm_id, intent.intent):
         if forbids(world, law, scene_id, realm_id, intent):
             return law
     return None
-
-
-def forbidding_law(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> Law | None:
-    """The first law (in the world's order) that forbids the intent, if any.
-
-    Memoised per world when the scene, realm, intent and the ids in its `target` and `item` slots all exist in
-    the world (all `forbids` reads); anything else, e.g. a slot a player made up, is judged afresh.
-    """
-    target, item = intent.slot("target"), intent.slot("item")
-    if not _memoisable(world, scene_id, realm_id, intent.intent, target, item):
-        return _first_forbidding(world, scene_id, realm_id, intent)
-    key = ("forbidding_law", scene_id, realm_id, intent.intent, target, item)
-    return world.memoised(key, lambda: _first_forbidding(world, scene_id, realm_id, intent))
 
 
 def judge(world: World, scene_id: str, realm_id: str, intent: ParsedIntent) -> ParsedIntent:
@@ -130,7 +136,7 @@ def verdict(world: World, scene_id: str, realm_id: str, intent_name: str, slot: 
     def build() -> ParsedIntent:
         return judge(world, scene_id, realm_id, ParsedIntent(intent=intent_name, slots={slot: entity_id}))
 
-    if not _memoisable(world, scene_id, realm_id, intent_name, entity_id):
+    if not (_memoisable(world, scene_id, realm_id, intent_name) and is_world_id(world, entity_id)):
         return build()
     return world.memoised(("verdict", scene_id, realm_id, intent_name, slot, entity_id), build)
 
