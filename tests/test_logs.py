@@ -27,3 +27,17 @@ def test_structlog_and_stdlib_share_one_json_pipeline(capsys: pytest.CaptureFixt
     assert events["plain stdlib message"]["request_id"] == "req-42"
     assert events["plain stdlib message"]["logger"] == "tests.stdlib"
     assert "too_quiet" not in events
+
+
+def test_our_events_are_written_whole_without_a_stdlib_record(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging("INFO", json=True)
+    records: list[logging.LogRecord] = []
+    monkeypatch.setattr(logging.Logger, "handle", lambda self, record: records.append(record))
+    structlog.get_logger("xianxia.web.app").info("request", method="POST", status=200)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert records == []  # no LogRecord, no frame walk, no getpid for our own lines
+    # The spacing operators grep for (docs/OPERATIONS.md): `"event": "request"`.
+    assert line.startswith('{"method": "POST", "status": 200, "event": "request", "level": "info"')
+    assert json.loads(line)["logger"] == "xianxia.web.app"
