@@ -31,9 +31,9 @@ class LineLogger:
 
     def msg(self, line: str) -> None:
         handler = _handler
-        if handler is None:  # pragma: no cover - configure_logging installs one before any logger is made
+        if handler is None or handler.lock is None:  # pragma: no cover - configure_logging installs one first
             return
-        with handler.lock:  # type: ignore[union-attr]  (always set by Handler.__init__)
+        with handler.lock:
             try:
                 handler.stream.write(line + "\n")
                 handler.stream.flush()
