@@ -90,10 +90,12 @@ async def test_other_players_token_is_403_and_changes_nothing(client: TestClient
     assert await player.state() == player.created
 
 
-async def test_bad_idempotency_key_is_rejected(player: Player) -> None:
-    headers = {**player.auth, "Idempotency-Key": "has space"}
+@pytest.mark.parametrize("key", ["has space", ""])
+async def test_bad_idempotency_key_is_rejected(player: Player, key: str) -> None:
+    headers = {**player.auth, "Idempotency-Key": key}  # sent empty is not the same as not sent
     response = await player.client.post(f"/api/players/{player.id}/act", json={"text": "打坐"}, headers=headers)
     assert "Idempotency-Key" in (await error_of(response, 422))["message"]
+    assert await player.state() == player.created
 
 
 @pytest.mark.parametrize("query", ["after=x", "after=-1", "limit=0", "limit=5000"])

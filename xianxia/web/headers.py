@@ -1,4 +1,4 @@
-"""Security headers on every response; a route that sets its own (a page's CSP, say) keeps its own."""
+"""Security headers on every response (a route that sets its own, a page's CSP say, keeps its own); reading one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ DEFAULTS = {
     "Content-Security-Policy": JSON_CSP,
 }
 _LOWERED = tuple((name.lower(), name, value) for name, value in DEFAULTS.items())
+
+
+def header(name: str) -> str | None:
+    """The request's first `name` header, if sent: werkzeug's `Headers.get` answers a miss by raising inside."""
+    values = request.headers.getlist(name)
+    return values[0] if values else None
 
 
 async def add_security_headers(response: Response) -> Response:

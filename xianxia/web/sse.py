@@ -7,9 +7,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from quart import Response, request
+from quart import Response
 
 from xianxia.llm.errors import LLMError, error_code
+from xianxia.web.headers import header
 
 EVENT_STREAM = "text/event-stream"
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -17,7 +18,7 @@ _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 def wants_stream() -> bool:
     """The request asked for Server-Sent Events (`Accept: text/event-stream`)."""
-    return EVENT_STREAM in request.headers.get("Accept", "")
+    return EVENT_STREAM in (header("Accept") or "")
 
 
 def event(name: str, data: Any) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 from quart_schema import document_headers, document_response, validate_querystring, validate_request
 
 from xianxia.engine import ParsedIntent
@@ -13,6 +13,7 @@ from xianxia.game.errors import InvalidRequest
 from xianxia.web.action_stream import streamed_action
 from xianxia.web.auth import authorized_player
 from xianxia.web.contract import enforce
+from xianxia.web.headers import header
 from xianxia.web.limits import edge_limits
 from xianxia.web.openapi import AUTH_ERRORS, BODY_ERRORS, STORE_ERRORS, bearer, errors
 from xianxia.web.responses import json_response
@@ -70,7 +71,7 @@ async def act(player_id: str, data: Act) -> Response:
     record = await authorized_player(player_id, recent=True)
     await edge_limits().action(player_id)
     enforce(data, services().settings)
-    key = request.headers.get("Idempotency-Key")
+    key = header("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         raise InvalidRequest("Idempotency-Key", "must be 1 to 128 printable ASCII characters without spaces")
     intent = ParsedIntent(intent=data.intent, slots=data.slots) if data.intent is not None else None
