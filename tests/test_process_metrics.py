@@ -126,3 +126,19 @@ async def test_task_counts_running_then_done_or_failed(store: Store) -> None:
     assert runner.snapshot() == (0, 0, 0.0)
     assert value(metrics, "xianxia_tasks_finished_total", status="done") == 1
     assert value(metrics, "xianxia_tasks_finished_total", status="failed") == 1
+
+
+def test_request_counts_keep_their_labels_and_an_unknown_method_counts_as_other() -> None:
+    metrics = Metrics()
+    for _ in range(3):
+        metrics.request_done("POST", "/api/players/<player_id>/act", 200, 0.004)
+    metrics.request_done("BREW", "unmatched", 405, 0.001)  # any token is a method to HTTP
+    metrics.action("cultivate", True, "rules")
+    text = metrics.render().decode()
+    assert 'xianxia_http_requests_total{method="POST",route="/api/players/<player_id>/act",status="200"} 3.0' in text
+    assert (
+        'xianxia_http_request_seconds_bucket{le="0.005",method="POST",route="/api/players/<player_id>/act"} 3.0' in text
+    )
+    assert 'xianxia_http_requests_total{method="other",route="unmatched",status="405"} 1.0' in text
+    assert "BREW" not in text
+    assert 'xianxia_actions_total{allowed="true",intent="cultivate",parser="rules"} 1.0' in text

@@ -9,6 +9,7 @@ them all. Without it (tests, a single process) the app's own registry is served.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +31,10 @@ STORE_ERROR_SOURCES = ("request", "readiness")
 TASK_STATES = ("queued", "running")
 TASK_OUTCOMES = ("done", "failed")
 
+#: Methods counted by name; any other (a client may send any token) counts as "other", so no client can grow
+#: the label set without bound.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -45,6 +50,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         r = self.registry
         self.http_requests = Counter(
             "xianxia_http_requests_total",
@@ -184,14 +190,14 @@ class Metrics:
 
     # LLMObserver
     def request(self, kind: str, outcome: str, seconds: float, path: str = "async") -> None:
-        self.llm_requests.labels(kind, outcome, path).inc()
-        self.llm_latency.labels(kind, path).observe(seconds)
+        self.child(self.llm_requests, kind, outcome, path).inc()
+        self.child(self.llm_latency, kind, path).observe(seconds)
 
     def retry(self, kind: str, reason: str) -> None:
-        self.llm_retries.labels(kind, reason).inc()
+        self.child(self.llm_retries, kind, reason).inc()
 
     def error(self, kind: str, error_type: str) -> None:
-        self.llm_errors.labels(kind, error_type).inc()
+        self.child(self.llm_errors, kind, error_type).inc()
 
     def circuit(self, state: str) -> None:
         for known in CIRCUIT_STATES:
@@ -200,8 +206,25 @@ class Metrics:
     def inflight(self, delta: int) -> None:
         self.llm_inflight.inc(delta)
 
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: prometheus_client checks and locks on every call, and the hot
+        paths (every request, every action) ask for the same few children over and over."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in HTTP_METHODS else "other"
+        self.child(self.http_requests, method, route, str(status)).inc()
+        self.child(self.http_latency, method, route).observe(seconds)
+
+    def action(self, intent: str, allowed: bool, parser: str) -> None:
+        self.child(self.actions, intent, "true" if allowed else "false", parser).inc()
+
     def decision(self, decision: str) -> None:
-        self.parser_decisions.labels(decision).inc()
+        self.child(self.parser_decisions, decision).inc()
 
     def mode(self, mode: str) -> None:
         for known in ("async", "sync", "off"):

@@ -141,3 +141,16 @@ async def test_an_idle_connection_drained_with_nothing_waiting_is_closed(connect
     assert server.writer.is_closing() and server._timer is None
     await turns()
     assert Closed() in server.protocol.events  # type: ignore[attr-defined]
+
+
+async def test_headers_over_their_limit_close_the_connection_in_that_step(connection: Connected) -> None:
+    server, client, _ = connection
+    server.arm_idle()
+    reading = asyncio.create_task(server._read_data())
+    client.sendall(b"GET / HTTP/1.1\r\n")  # and no more: a trickling client
+    await turns()
+    assert timer(server)[0] == server._headers_too_slow
+    server._headers_too_slow()
+    assert server.writer.is_closing()  # the rest of its headers, read later, never reach the app
+    await reading
+    assert server._timer is None

@@ -144,6 +144,7 @@ class GuardedTCPServer(TCPServer):
         """A request whose headers take longer than the header limit (a trickling client): cut it."""
         self._timer = None
         log.info("connection_cut", reason="header_timeout", seconds=self.limits.header)
+        self.writer.close()  # now, as for an idle limit: headers completed in a later turn must not reach the app
         self._spawn(self._initiate_server_close())
 
     def _spawn(self, closing: Coroutine[Any, Any, None]) -> None:

@@ -143,8 +143,7 @@ def _register_request_context(app: Quart) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         if started is not None:
             elapsed = time.perf_counter() - started
-            found.metrics.http_requests.labels(request.method, route, str(response.status_code)).inc()
-            found.metrics.http_latency.labels(request.method, route).observe(elapsed)
+            found.metrics.request_done(request.method, route, response.status_code, elapsed)
             log.info(
                 "request",
                 method=request.method,

@@ -51,7 +51,7 @@ class ActionMetrics:
 
     def __call__(self, outcome: Outcome, parsed: ParseResult) -> None:
         self.recent_players.saw(outcome.state.id)
-        self.metrics.actions.labels(outcome.intent.intent, str(outcome.allowed).lower(), parsed.parser).inc()
+        self.metrics.action(outcome.intent.intent, outcome.allowed, parsed.parser)
         if parsed.parser == "rules" and not self.llm_parser:
             self.metrics.decision("rules_only")
 
