@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 import structlog
@@ -41,3 +42,12 @@ def test_our_events_are_written_whole_without_a_stdlib_record(
     # The spacing operators grep for (docs/OPERATIONS.md): `"event": "request"`.
     assert line.startswith('{"method": "POST", "status": 200, "event": "request", "level": "info"')
     assert json.loads(line)["logger"] == "xianxia.web.app"
+
+
+def test_a_value_the_renderer_cannot_take_gives_a_line_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True)
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    structlog.get_logger("xianxia.test").info("odd", looped=looped, keyed={(1, 2): "tuple key"})
+    [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert line["event"] == "odd" and line["looped"].startswith("{'self'") and "log_error" in line

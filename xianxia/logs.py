@@ -43,6 +43,23 @@ class LineLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _never_raising(renderer: Any) -> Any:
+    """`renderer`, which in structlog's chain runs in the caller (a request, the SQLite writer): a value it
+    cannot take (a circular structure, a key that is not a string) gives a line with that value's repr, never an error."""
+
+    def render(logger: Any, method: str, event_dict: Any) -> Any:
+        try:
+            return renderer(logger, method, event_dict)
+        except (TypeError, ValueError) as exc:
+            safe = {str(key): value if isinstance(value, SCALARS) else repr(value) for key, value in event_dict.items()}
+            return renderer(logger, method, {**safe, "log_error": repr(exc)})
+
+    return render
+
+
 def _line_logger(*args: Any) -> LineLogger:
     return LineLogger(args[0] if args and isinstance(args[0], str) else "")
 
@@ -58,7 +75,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         structlog.processors.JSONRenderer(ensure_ascii=False) if as_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*_SHARED, *([structlog.processors.format_exc_info] if as_json else []), renderer],
+        processors=[*_SHARED, *([structlog.processors.format_exc_info] if as_json else []), _never_raising(renderer)],
         logger_factory=_line_logger,
         # Drops events below the level before any processor runs (a debug line costs nothing in production).
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
