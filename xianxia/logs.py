@@ -48,7 +48,7 @@ SCALARS = (str, int, float, bool, type(None))
 
 def _never_raising(renderer: Any) -> Any:
     """`renderer`, which in structlog's chain runs in the caller (a request, the SQLite writer): a value it
-    cannot take (a circular structure, a key that is not a string) gives a line with that value's repr, never an error."""
+    cannot take (a circular structure, a key that is not a string) gives a line with its repr, never an error."""
 
     def render(logger: Any, method: str, event_dict: Any) -> Any:
         try:
