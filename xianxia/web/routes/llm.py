@@ -16,6 +16,7 @@ from xianxia.web.contract import enforce
 from xianxia.web.errors import NotFound
 from xianxia.web.llm_access import guard_llm_route
 from xianxia.web.openapi import BODY_ERRORS, LLM_ACCESS, LLM_ERRORS, STORE_ERRORS, errors
+from xianxia.web.responses import json_response
 from xianxia.web.schemas import BatchIn, BatchOut, ChatIn, ChatOut, ParseIn, ParseOut, TaskAccepted, TaskOut
 from xianxia.web.services import services
 from xianxia.web.sse import error_event, event, stream_response
@@ -31,20 +32,20 @@ blueprint.before_request(guard_llm_route)  # credential, per-address limit and b
 @validate_request(ChatIn)
 @document_response(ChatOut)
 @errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
-async def chat(data: ChatIn) -> dict[str, str]:
+async def chat(data: ChatIn) -> Response:
     """One prompt through the async client (or the thread pool when the mode is `sync`)."""
     enforce(data, services().settings)
-    return await services().gateway.chat(data.prompt)
+    return json_response(await services().gateway.chat(data.prompt))
 
 
 @blueprint.post("/chat/sync")
 @validate_request(ChatIn)
 @document_response(ChatOut)
 @errors(*BODY_ERRORS, *LLM_ACCESS, *LLM_ERRORS)
-async def chat_sync(data: ChatIn) -> dict[str, str]:
+async def chat_sync(data: ChatIn) -> Response:
     """One prompt through the old synchronous client, run in the thread pool."""
     enforce(data, services().settings)
-    return await services().gateway.chat(data.prompt, path="thread")
+    return json_response(await services().gateway.chat(data.prompt, path="thread"))
 
 
 @blueprint.post("/chat/stream")
@@ -85,7 +86,7 @@ async def _chat_events(first: str, pieces: AsyncGenerator[str, None]) -> AsyncIt
 @validate_request(ParseIn)
 @document_response(ParseOut)
 @errors(*BODY_ERRORS, *LLM_ACCESS, *STORE_ERRORS)
-async def parse(data: ParseIn) -> dict[str, Any]:
+async def parse(data: ParseIn) -> Response:
     """Free text to `{intent, slots, allowed, reason}`; the engine, not the LLM, judges the laws."""
     found = services()
     enforce(data, found.settings)
@@ -116,7 +117,7 @@ async def parse(data: ParseIn) -> dict[str, Any]:
     body["parser"] = result.parser
     if result.degraded:
         body["degraded"] = True
-    return body
+    return json_response(body)
 
 
 @blueprint.post("/batch")
