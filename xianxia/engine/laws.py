@@ -25,6 +25,11 @@ def scoped_to(law: ForbidIntentLaw, scene_id: str | None) -> bool:
     return not law.scenes or scene_id in law.scenes
 
 
+def bans_here(law: Law, scene_id: str | None, intent_name: str) -> bool:
+    """Whether `law` is a `forbid_intent` law that binds in this scene and names this kind of intent."""
+    return isinstance(law, ForbidIntentLaw) and scoped_to(law, scene_id) and intent_name in law.intents
+
+
 def laws_in_force(world: World, scene_id: str | None) -> tuple[Law, ...]:
     """The laws a player in `scene_id` can run into: world-wide ones, this scene's, and its exits' gates."""
     if scene_id is not None and scene_id not in world.scenes:
@@ -54,7 +59,7 @@ def forbids(world: World, law: Law, scene_id: str, realm_id: str, intent: Parsed
     A new kind of law needs its case here and in `_may_forbid`, which says when it cannot forbid at all.
     """
     if isinstance(law, ForbidIntentLaw):
-        return scoped_to(law, scene_id) and intent.intent in law.intents
+        return bans_here(law, scene_id, intent.intent)
     if isinstance(law, EntryGateLaw):
         target = intent.slot("target")
         return (
@@ -91,7 +96,7 @@ def _memoisable(world: World, scene_id: str, realm_id: str, intent_name: str) ->
 def _may_forbid(world: World, law: Law, scene_id: str, realm_id: str, intent_name: str) -> bool:
     """Whether some slots could make `law` forbid this intent here; False only where `forbids` never could."""
     if isinstance(law, ForbidIntentLaw):
-        return scoped_to(law, scene_id) and intent_name in law.intents
+        return bans_here(law, scene_id, intent_name)
     if isinstance(law, EntryGateLaw):
         return intent_name == "move" and realm_rank(world, realm_id) < realm_rank(world, law.min_realm)
     if isinstance(law, RealmGapLaw):
@@ -154,10 +159,7 @@ def intent_forbidden_in(world: World, scene_id: str, intent_name: str) -> bool:
     """Whether a scene- or world-scoped `forbid_intent` law bans this kind of intent in a scene."""
 
     def banned() -> bool:
-        return any(
-            isinstance(law, ForbidIntentLaw) and scoped_to(law, scene_id) and intent_name in law.intents
-            for law in world.laws
-        )
+        return any(bans_here(law, scene_id, intent_name) for law in world.laws)
 
     if scene_id not in world.scenes or intent_name not in world.intents:
         return banned()

@@ -8,7 +8,7 @@ from xianxia.engine import combat
 from xianxia.engine.cultivation import tribulation_damage
 from xianxia.engine.intents import ParsedIntent
 from xianxia.engine.items import useful
-from xianxia.engine.laws import forbidding_law, intent_forbidden_in, is_world_id, verdict
+from xianxia.engine.laws import intent_forbidden_in, is_world_id, verdict
 from xianxia.engine.outcome import Suggestion
 from xianxia.engine.quests import available
 from xianxia.engine.state import PlayerState
@@ -164,11 +164,7 @@ def enterable_exits(world: World, state: PlayerState) -> tuple[str, ...]:
     scene = world.scenes[location]
 
     def compute() -> tuple[str, ...]:
-        return tuple(
-            exit_id
-            for exit_id in scene.exits
-            if forbidding_law(world, location, realm, ParsedIntent(intent="move", slots={"target": exit_id})) is None
-        )
+        return tuple(e for e in scene.exits if verdict(world, location, realm, "move", "target", e).allowed)
 
     if realm not in world.realm_index:
         return compute()
